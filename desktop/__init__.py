@@ -1,0 +1,1 @@
+"""StyleDomain Studio desktop application (PySide6)."""

@@ -1,0 +1,1 @@
+"""The ``styledomain`` command line."""

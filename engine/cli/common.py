@@ -1,0 +1,28 @@
+"""Arguments and steps several verbs share."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.checkpoints import LoadedGenerator, load_generator
+from engine.device import pick_device
+from engine.errors import UserError
+
+
+def add_device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+
+
+def load_model_arg(path: str, device: str = "auto") -> LoadedGenerator:
+    return load_generator(path, device=str(pick_device(device)))
+
+
+def output_path(path: str, suffixes: tuple[str, ...]) -> Path:
+    """Validate an output path before any work is done."""
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise UserError(f"{out}: output must end in {' or '.join(suffixes)}")
+    if not out.parent.exists():
+        raise UserError(f"{out}: folder {out.parent} does not exist")
+    return out

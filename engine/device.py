@@ -1,0 +1,38 @@
+"""Device choice: CUDA, then MPS, then CPU, unless the user names one."""
+
+from __future__ import annotations
+
+import torch
+
+from engine.errors import UserError
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """``None``/``"auto"`` picks the best available; otherwise validates the named device."""
+    if name in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {name!r} requested but CUDA is not available")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError(f"device {name!r} requested but MPS is not available")
+    return dev
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    """fp32 everywhere; fp16/bf16 only on CUDA."""
+    if name not in DTYPES:
+        raise UserError(f"unknown precision {name!r} (use {', '.join(DTYPES)})")
+    if name != "fp32" and device.type != "cuda":
+        raise UserError(f"precision {name} is only supported on CUDA devices (got {device.type})")
+    return DTYPES[name]

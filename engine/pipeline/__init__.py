@@ -1,0 +1,1 @@
+"""End-to-end steps that glue the stages together (seed -> image, export)."""
