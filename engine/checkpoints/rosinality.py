@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import zipfile
 from pathlib import Path
 
 import torch
@@ -16,6 +17,7 @@ import torch
 from engine.generator import Generator, GeneratorConfig
 
 from .errors import ModelFileError
+from .fileinfo import sniff
 
 _CONVS = re.compile(r"^convs\.(\d+)\.conv\.weight$")
 _STYLE = re.compile(r"^style\.(\d+)\.weight$")
@@ -29,6 +31,8 @@ def torch_load_safely(path: Path) -> object:
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one clear line
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if sniff(path) == "zip" and not zipfile.is_zipfile(path):
+            raise ModelFileError(path, "truncated or corrupt PyTorch file") from None
         if "Unsupported global" in str(exc) or "weights_only" in str(exc):
             raise ModelFileError(path, "refused: the file asks to run code or load an unknown type "
                                        f"({_short(msg)})") from None
