@@ -24,8 +24,12 @@ FORMAT_VERSION = 1
 
 
 def save_native(gen: Generator, path: str | os.PathLike, *, source_format: str = "", source_name: str = "",
-                source_sha256: str = "", license_note: str = "", notes: str = "") -> None:
-    """Write atomically: a temp file beside the target, renamed on success."""
+                source_sha256: str = "", license_note: str = "", notes: str = "",
+                extra_metadata: dict | None = None) -> None:
+    """Write atomically: a temp file beside the target, renamed on success.
+
+    ``extra_metadata`` adds string keys (e.g. ``{"demo": "true"}``); it cannot replace the format keys.
+    """
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in gen.state_dict().items()}
     tensors["w_avg"] = gen.w_avg.detach().cpu().contiguous()
@@ -34,6 +38,10 @@ def save_native(gen: Generator, path: str | os.PathLike, *, source_format: str =
         "config": json.dumps(gen.config.to_json()), "source_format": source_format,
         "source_name": source_name, "source_sha256": source_sha256, "license": license_note, "notes": notes,
     }
+    for key, value in (extra_metadata or {}).items():
+        if key in meta:
+            raise ValueError(f"extra metadata key {key!r} is reserved")
+        meta[str(key)] = str(value)
     tmp = path.with_name(path.name + ".partial")
     try:
         save_file(tensors, str(tmp), metadata=meta)
