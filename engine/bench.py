@@ -44,11 +44,11 @@ def bench_render(gen: Generator, device: torch.device, resolutions: list[int], b
         for batch in batches:
             z = torch.randn(batch, gen.config.style_dim, generator=torch.Generator().manual_seed(0)).to(device)
             with torch.no_grad():
-                styles = [s.to(dtype) for s in gen.styles(gen.truncate(gen.mapping(z)))]
+                styles = gen.styles(gen.truncate(gen.mapping(z)))
             for impl in impls:
                 def call(styles=styles, impl=impl, res=res):
-                    with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-                        return gen.synthesize(styles, "const", max_resolution=res, impl=impl)
+                    with torch.no_grad():
+                        return gen.synthesize(styles, "const", max_resolution=res, impl=impl, dtype=dtype)
 
                 ms = time_call(call, device, warmup, repeats) / batch
                 row = {"task": "render", "resolution": res, "batch": batch, "impl": impl,

@@ -29,10 +29,21 @@ def pick_device(name: str | None = None) -> torch.device:
     return dev
 
 
+def cpu_has_fast_bf16() -> bool:
+    """True where oneDNN has native bf16 kernels (AVX512-BF16 / AMX): bf16 previews pay off there."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check and check())
+    except RuntimeError:
+        return False
+
+
 def pick_dtype(name: str, device: torch.device) -> torch.dtype:
-    """fp32 everywhere; fp16/bf16 only on CUDA."""
+    """fp32 everywhere (the default); fp16/bf16 on CUDA; bf16 previews on CPUs with native bf16."""
     if name not in DTYPES:
         raise UserError(f"unknown precision {name!r} (use {', '.join(DTYPES)})")
-    if name != "fp32" and device.type != "cuda":
-        raise UserError(f"precision {name} is only supported on CUDA devices (got {device.type})")
-    return DTYPES[name]
+    if name == "fp32" or device.type == "cuda":
+        return DTYPES[name]
+    if name == "bf16" and device.type == "cpu" and cpu_has_fast_bf16():
+        return DTYPES[name]
+    raise UserError(f"precision {name} is not supported on this {device.type} device (use fp32)")

@@ -112,3 +112,15 @@ def test_gradients_flow_only_where_asked(tiny_generator):
     tiny_generator.synthesize(styles, impl="fast").square().mean().backward()
     assert delta.grad is not None and delta.grad.abs().sum() > 0
     assert all(p.grad is None for p in tiny_generator.parameters())
+
+
+def test_reduced_precision_fast_path_stays_close(tiny_generator):
+    """bf16 activations (previews): styles, demodulation and the RGB skip path stay fp32."""
+    z = torch.randn(2, TINY.style_dim, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        styles = tiny_generator.styles(tiny_generator.truncate(tiny_generator.mapping(z)))
+        full = tiny_generator.synthesize(styles, impl="fast")
+        low = tiny_generator.synthesize(styles, impl="fast", dtype=torch.bfloat16)
+    assert low.dtype == torch.float32
+    rel = ((low - full).norm() / full.norm()).item()
+    assert 0 < rel < 5e-2

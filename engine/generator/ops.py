@@ -60,3 +60,4 @@ def bias_leaky_relu(
     if clamp is not None:
         x = x.clamp(-clamp, clamp)
     return x
+

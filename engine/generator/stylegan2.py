@@ -109,10 +109,11 @@ class ModulatedConv2d(nn.Module):
 
     def _forward_reference(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        weight = self.weight_gain * self.weight * s.view(b, 1, c, 1, 1)
+        weight = self.weight_gain * self.weight * s.float().view(b, 1, c, 1, 1)
         if self.demodulate:
             demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + self.demod_eps)
             weight = weight * demod.view(b, self.out_channel, 1, 1, 1)
+        weight = weight.to(x.dtype)
         k = self.kernel_size
         x = x.reshape(1, b * c, h, w)
         if self.upsample:
@@ -130,16 +131,25 @@ class ModulatedConv2d(nn.Module):
         return torch.rsqrt(s.pow(2) @ wsq.t() + self.demod_eps)
 
     def _forward_fast(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Batch 1: modulate the (small) weight; batches: modulate activations, one shared-weight conv."""
         b = x.shape[0]
+        s = s.float()
         weight = self.weight[0] * self.weight_gain
-        x = x * s.view(b, -1, 1, 1).to(x.dtype)
-        if self.upsample:
-            out = F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2, padding=0)
+        if b == 1:
+            weight = weight * s.view(1, -1, 1, 1)
+            if self.demodulate:
+                weight = weight * self.demodulation(s).view(-1, 1, 1, 1)
+            out = self._conv(x, weight.to(x.dtype))
         else:
-            out = F.conv2d(x, weight.to(x.dtype), padding=self.padding)
-        if self.demodulate:
-            out = out * self.demodulation(s).view(b, -1, 1, 1).to(out.dtype)
+            out = self._conv(x * s.view(b, -1, 1, 1).to(x.dtype), weight.to(x.dtype))
+            if self.demodulate:
+                out = out * self.demodulation(s).view(b, -1, 1, 1).to(out.dtype)
         return self.blur(out) if self.upsample else out
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if self.upsample:
+            return F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=0)
+        return F.conv2d(x, weight, padding=self.padding)
 
 
 class NoiseInjection(nn.Module):
@@ -191,7 +201,7 @@ class ToRGB(nn.Module):
         self.clamp = cfg.conv_clamp
 
     def forward(self, x, s, skip=None, impl="reference"):
-        out = self.conv(x, s, impl) + self.bias.to(x.dtype)
+        out = self.conv(x, s, impl).float() + self.bias  # the RGB skip path stays fp32
         if self.clamp is not None:
             out = out.clamp(-self.clamp, self.clamp)
         if skip is not None:
@@ -299,8 +309,13 @@ class Generator(nn.Module):
     # ---- S -> image --------------------------------------------------------------------------------
     def synthesize(self, styles: Sequence[torch.Tensor], noise_mode: str = "const",
                    noise: Sequence[torch.Tensor | None] | None = None, max_resolution: int | None = None,
-                   impl: str = "reference", generator: torch.Generator | None = None) -> torch.Tensor:
-        """Render from StyleSpace. Stops after ``max_resolution`` and returns that skip-RGB image."""
+                   impl: str = "reference", generator: torch.Generator | None = None,
+                   dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Render from StyleSpace. Stops after ``max_resolution`` and returns that skip-RGB image.
+
+        ``dtype`` sets the activation precision (fp32 by default; fp16/bf16 for fast previews):
+        styles, demodulation and the RGB skip path stay fp32.
+        """
         if impl not in IMPLS:
             raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
         if len(styles) != len(self.style_modules()):
@@ -311,8 +326,8 @@ class Generator(nn.Module):
         limit = max_resolution or self.config.size
         if limit not in self.config.resolutions:
             raise ValueError(f"max_resolution must be one of {self.config.resolutions}, got {limit}")
-        x = self.input(batch).to(styles[0].dtype)
-        if impl == "fast" and styles[0].is_cuda:
+        x = self.input(batch).to(dtype or torch.float32)
+        if impl == "fast":
             x = x.contiguous(memory_format=torch.channels_last)
         x = self.conv1(x, styles[0], noise[0], impl)
         skip = self.to_rgb1(x, styles[1], impl=impl)
