@@ -70,3 +70,14 @@ def machine_description(device: torch.device) -> dict:
 def random_config_f(size: int = 1024) -> Generator:
     torch.manual_seed(0)
     return Generator(GeneratorConfig(size=size)).eval().requires_grad_(False)
+
+
+def speedups(results: list[dict]) -> dict[str, float]:
+    """``{"<res>px/b<batch>": reference_ms / fast_ms}`` for every pair measured both ways."""
+    ms = {(r["task"], r["resolution"], r["batch"], r["impl"]): r["ms_per_image"] for r in results}
+    out = {}
+    for (task, res, batch, impl), fast in ms.items():
+        ref = ms.get((task, res, batch, "reference"))
+        if impl == "fast" and ref and fast > 0:
+            out[f"{task}-{res}px-b{batch}"] = round(ref / fast, 3)
+    return out

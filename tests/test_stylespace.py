@@ -26,7 +26,8 @@ def test_ffhq_1024_config_f_layout():
     assert [lay.index for lay in conv_layers(layers)] == [0, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23, 24]
     assert [lay.conv_index for lay in conv_layers(layers)] == list(range(17))
     by_module = {lay.module: lay for lay in layers}
-    assert (by_module["convs.8"].channels, by_module["convs.8"].w_index, by_module["convs.8"].resolution) == (512, 9, 128)
+    conv8 = by_module["convs.8"]
+    assert (conv8.channels, conv8.w_index, conv8.resolution) == (512, 9, 128)
     assert (by_module["convs.9"].channels, by_module["to_rgbs.4"].channels) == (256, 256)
     assert (by_module["to_rgbs.7"].channels, by_module["to_rgbs.7"].w_index) == (32, 17)
     assert (by_module["convs.15"].channels, by_module["convs.15"].w_index) == (32, 16)

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.bench import bench_render, machine_description, random_config_f
+from engine.bench import bench_render, machine_description, random_config_f, speedups
 from engine.device import pick_device, pick_dtype
 
 from .common import add_device_arg, load_model_arg
@@ -38,10 +38,14 @@ def run(args) -> int:
     results = bench_render(gen, device, res, batches, impls, dtype, warmup=2 if device.type == "cuda" else 1,
                            repeats=repeats, progress=log)
     report = {"device": str(device), "precision": args.precision, "model": args.model or "random-config-f-1024",
-              "machine": machine_description(device), "results": results}
+              "machine": machine_description(device), "results": results,
+              "speedup_fast_vs_reference": speedups(results)}
     text = json.dumps(report, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n")
     if args.json:
         sys.stdout.write(text + "\n")
+    else:
+        for key, ratio in report["speedup_fast_vs_reference"].items():
+            print(f"fast vs reference {key}: {ratio:.2f}x")
     return 0

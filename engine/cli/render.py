@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from engine.device import pick_dtype
 from engine.generator import NOISE_MODES
 from engine.pipeline.render import save_image_atomic, to_pil, w_plus_from_seed
 
@@ -25,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--size", type=int, default=None, help="output size; a lower synthesis resolution "
                    "stops early (fast preview), other sizes are resampled")
     p.add_argument("-o", "--output", required=True, help="output .png")
+    p.add_argument("--precision", default="fp32", help="fp32 (default); fp16/bf16 on CUDA, bf16 on CPUs with AMX")
     add_device_arg(p)
     for add in ARG_ADDERS:
         add(p)
@@ -42,9 +44,11 @@ def run(args) -> int:
         for edit in STYLE_EDITORS:
             styles = edit(args, loaded, styles)
         gen_rng = torch.Generator().manual_seed(args.seed)
-        img = gen.synthesize(styles, args.noise_mode, max_resolution=early, generator=gen_rng)
+        dtype = pick_dtype(args.precision, gen.w_avg.device)
+        impl = "reference" if dtype == torch.float32 else "fast"
+        img = gen.synthesize(styles, args.noise_mode, max_resolution=early, generator=gen_rng, impl=impl, dtype=dtype)
     save_image_atomic(to_pil(img, size), out)
     if loaded.metadata.get("demo") == "true":
-        print(f"rendered with the built-in demo model; import real weights with `styledomain convert`")
+        print("rendered with the built-in demo model; import real weights with `styledomain convert`")
     print(f"wrote {out}")
     return 0
