@@ -237,12 +237,12 @@ def make_nvidia_generator(seed=0, res=32, w_dim=16, conv_clamp=0.8, c_dim=0, img
     return g.eval().requires_grad_(False)
 
 
-def write_nvidia_pickle(path, g_ema, protocol=3, module_src=None, extra=None, drop=()) -> None:
+def write_nvidia_pickle(path, g_ema, protocol=3, module_src=None, g=None, drop=()) -> None:
     """Write ``{training_set_kwargs, G, D, G_ema, augment_pipe}`` as training_loop.py's ``pickle.dump``."""
     data = {"training_set_kwargs": EasyDict(path="~/datasets/ffhq.zip", resolution=g_ema.img_resolution,
                                             use_labels=False, max_size=70000, xflip=True),
-            "G": copy.deepcopy(g_ema), "D": NvDiscriminator(), "G_ema": g_ema, "augment_pipe": None}
-    data.update(extra or {})
+            "G": copy.deepcopy(g_ema) if g is None else g, "D": NvDiscriminator(), "G_ema": g_ema,
+            "augment_pipe": None}
     for k in drop:
         data.pop(k)
     saved = NvModule.module_src

@@ -16,6 +16,7 @@ from .errors import ModelFileError
 from .fileinfo import require_file, sha256_of, sniff
 from .native import load_native, save_native
 from .rosinality import load_rosinality, torch_load_safely
+from .safe_pickle import is_torch_legacy_save
 
 
 @dataclass
@@ -43,7 +44,7 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> LoadedGenera
     if kind == "safetensors" or p.suffix == ".safetensors":
         gen, meta = load_native(p)
         loaded = LoadedGenerator(gen, p, "styledomain", digest, meta.get("license", ""), meta)
-    elif kind == "pickle" and p.suffix.lower() == ".pkl":
+    elif kind == "pickle" and not is_torch_legacy_save(p):  # NVIDIA .pkl, whatever its suffix
         from .nvidia import load_nvidia_pickle
 
         gen, fmt, meta = load_nvidia_pickle(p)
