@@ -11,7 +11,7 @@ import importlib
 import sys
 
 #: Verb modules under ``engine.cli``; each defines ``register(subparsers)``.
-VERB_MODULES = ["info", "render", "convert", "bench"]
+VERB_MODULES = ["info", "direction", "render", "convert", "bench", "align", "apply"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,148 @@
+"""Generator-space blends: adapted generators stored as parameter deltas.
+
+A parameter-delta file (``.safetensors``, never unpickled) holds ``{param_name: theta_adapted -
+theta_base}`` for the parameters an adaptation changed, with string metadata ``format`` =
+``styledomain.param_delta``, ``format_version``, ``name``, ``layout_fingerprint`` (of the base
+generator), ``base_sha256`` (optional), ``source``, ``license``.
+
+Blending sets ``theta = theta_0 + sum_j c_j * delta_j`` in place for the duration of a ``with``
+block (:func:`applied_deltas`); only the touched parameters are saved and restored bit-exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from engine.errors import FileProblem, UserError
+from engine.generator import Generator
+from engine.stylespace import layout_fingerprint, style_layout
+
+FORMAT_NAME = "styledomain.param_delta"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ParamDelta:
+    """Differences of some generator parameters from a base generator."""
+
+    deltas: dict[str, torch.Tensor]
+    name: str = ""
+    layout_fingerprint: str = ""
+    base_sha256: str = ""
+    source: str = ""
+    license: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def make_param_delta(base: Generator, adapted: Generator, name: str = "", base_sha256: str = "",
+                     atol: float = 0.0) -> ParamDelta:
+    """Delta of ``adapted`` from ``base`` (parameters that differ by more than ``atol`` only)."""
+    if layout_fingerprint(style_layout(base.config)) != layout_fingerprint(style_layout(adapted.config)):
+        raise UserError("the two generators have different layer tables; no parameter delta between them")
+    own = dict(adapted.named_parameters())
+    deltas = {}
+    for key, p0 in base.named_parameters():
+        d = (own[key].detach() - p0.detach()).cpu().float()
+        if bool((d.abs() > atol).any()):
+            deltas[key] = d.contiguous()
+    return ParamDelta(deltas, name, layout_fingerprint(style_layout(base.config)), base_sha256)
+
+
+def save_param_delta(delta: ParamDelta, path: str | os.PathLike) -> None:
+    path = Path(path)
+    meta = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "name": delta.name,
+            "layout_fingerprint": delta.layout_fingerprint, "base_sha256": delta.base_sha256,
+            "source": delta.source, "license": delta.license}
+    tensors = {k: v.detach().cpu().float().contiguous() for k, v in delta.deltas.items()}
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_param_delta(path: str | os.PathLike) -> ParamDelta:
+    from engine.checkpoints.fileinfo import require_file
+
+    p = require_file(path)
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FileProblem(p, f"not a readable safetensors parameter-delta file ({first})") from None
+    if meta.get("format") != FORMAT_NAME:
+        raise FileProblem(p, f"not a StyleDomain parameter-delta file (format={meta.get('format')!r})")
+    if meta.get("format_version") != str(FORMAT_VERSION):
+        raise FileProblem(p, f"parameter-delta format version {meta.get('format_version')!r} is not supported "
+                             f"(this program reads version {FORMAT_VERSION})")
+    for k, v in tensors.items():
+        if not v.is_floating_point():
+            raise FileProblem(p, f"{k} has dtype {v.dtype}, expected a float type")
+        if not bool(torch.isfinite(v).all()):
+            raise FileProblem(p, f"{k} contains NaN/Inf values")
+    return ParamDelta({k: v.float() for k, v in tensors.items()}, meta.get("name") or p.stem,
+                      meta.get("layout_fingerprint", ""), meta.get("base_sha256", ""), meta.get("source", ""),
+                      meta.get("license", ""), meta)
+
+
+def check_delta_fits(delta: ParamDelta, gen: Generator, origin: str | os.PathLike = "") -> None:
+    params = dict(gen.named_parameters())
+    where = origin or delta.name
+
+    def fail(reason: str):
+        raise FileProblem(where, reason) if where else UserError(reason)
+
+    fp = layout_fingerprint(style_layout(gen.config))
+    if delta.layout_fingerprint and delta.layout_fingerprint != fp:
+        fail(f"parameter delta {delta.name!r} was made for layout {delta.layout_fingerprint}, the model is {fp}")
+    for k, v in delta.deltas.items():
+        if k not in params:
+            fail(f"parameter delta names {k!r}, which this model does not have")
+        if tuple(params[k].shape) != tuple(v.shape):
+            fail(f"{k}: delta has shape {list(v.shape)}, the model has {list(params[k].shape)}")
+
+
+@contextmanager
+def applied_deltas(gen: Generator, terms: Sequence[tuple[ParamDelta, float]],
+                   recompute_w_avg: bool = False) -> Iterator[Generator]:
+    """Inside the block ``gen``'s parameters are ``theta_0 + sum_j c_j * delta_j``; restored exactly after.
+
+    ``recompute_w_avg`` re-estimates the truncation centre when a delta touches the mapping network
+    (as the paper's weight morphing recomputes ``mean_latent``).
+    """
+    for delta, c in terms:
+        if not math.isfinite(c):
+            raise UserError(f"weight of parameter delta {delta.name!r} must be a finite number")
+        check_delta_fits(delta, gen)
+    params = dict(gen.named_parameters())
+    touched = sorted({k for delta, _ in terms for k in delta.deltas})
+    saved = {k: params[k].detach().clone() for k in touched}
+    saved_avg = gen.w_avg.detach().clone()
+    try:
+        with torch.no_grad():
+            for k in touched:
+                total = torch.zeros_like(saved[k])
+                for delta, c in terms:
+                    if k in delta.deltas:
+                        total += float(c) * delta.deltas[k].to(total.device, total.dtype)
+                params[k].copy_(saved[k] + total)
+            if recompute_w_avg and any(k.startswith("style.") for k in touched):
+                gen.w_avg.copy_(gen.compute_w_avg())
+        yield gen
+    finally:
+        with torch.no_grad():
+            for k, v in saved.items():
+                params[k].copy_(v)
+            gen.w_avg.copy_(saved_avg)

@@ -1,0 +1,214 @@
+"""Reproduce a recipe: find its files, rebuild the latent, render bit-identically.
+
+Files named by a recipe are found, in order, at: an explicit path from the caller, the recipe's
+``file`` hint (relative to the recipe's folder, or absolute), the same file name in each search
+folder, then any file in a search folder whose sha256 matches. A file found through a hint or a
+search must have the recipe's sha256; a missing one is reported by name and hash (and, for the
+model, layout fingerprint).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from engine.checkpoints import LoadedGenerator, load_generator
+from engine.checkpoints.fileinfo import sha256_of
+from engine.domains.blend import DirectionTerm, build_edit, mix_style_latents
+from engine.domains.direction import Direction, load_direction
+from engine.domains.param_delta import ParamDelta, applied_deltas, load_param_delta
+from engine.errors import FileProblem, UserError
+from engine.stylespace import layout_fingerprint, style_layout
+
+from .recipe import DeltaRef, DirectionRef, GeneratorRef, LatentRef, Recipe
+from .render import to_pil, w_plus_from_seed
+
+LATENT_SUFFIXES = (".npy", ".safetensors")
+SEARCH_SUFFIXES = (".pt", ".pth", ".pkl", ".safetensors", ".npy")
+
+
+def find_file(sha256: str, hint: str, base_dir: Path | None, search_dirs: Sequence[Path]) -> Path | None:
+    """Locate a file by hint and sha256 (see module docstring); None when nowhere."""
+    candidates: list[Path] = []
+    if hint:
+        h = Path(hint)
+        if h.is_absolute():
+            candidates.append(h)
+        elif base_dir is not None:
+            candidates.append(base_dir / h)
+        candidates += [Path(d) / h.name for d in search_dirs]
+    for c in candidates:
+        if c.is_file() and (not sha256 or sha256_of(c) == sha256):
+            return c
+    if sha256:
+        for d in search_dirs:
+            for c in sorted(Path(d).glob("*")):
+                if c.suffix.lower() in SEARCH_SUFFIXES and c.is_file() and sha256_of(c) == sha256:
+                    return c
+    return None
+
+
+def _short(sha: str) -> str:
+    return sha[:12] + "..." if len(sha) > 12 else sha or "unknown"
+
+
+def resolve_model(ref: GeneratorRef, base_dir: Path | None, search_dirs: Sequence[Path],
+                  explicit: str | os.PathLike | None = None, device: str = "cpu") -> tuple[LoadedGenerator, list[str]]:
+    """Load the recipe's generator; returns it and notes (e.g. "different weights than recorded")."""
+    notes: list[str] = []
+    path = Path(explicit) if explicit else find_file(ref.sha256, ref.file, base_dir, search_dirs)
+    if path is None:
+        raise UserError(f"model {ref.name!r} (layout fingerprint {ref.layout_fingerprint}, sha256 "
+                        f"{_short(ref.sha256)}) not found: pass --model FILE or put it next to the recipe")
+    loaded = load_generator(path, device=device)
+    fp = layout_fingerprint(style_layout(loaded.generator.config))
+    if fp != ref.layout_fingerprint:
+        raise FileProblem(path, f"model layout {fp} does not match the recipe's model {ref.name!r} "
+                                f"(layout fingerprint {ref.layout_fingerprint})")
+    if ref.sha256 and loaded.sha256 != ref.sha256:
+        notes.append(f"model {path.name} is not the recipe's {ref.name!r} (sha256 {_short(ref.sha256)}): "
+                     "same layer table, so the edit applies, but the image will differ")
+    return loaded, notes
+
+
+def resolve_direction(ref: DirectionRef, base_dir: Path | None, search_dirs: Sequence[Path]) -> tuple[Direction, Path]:
+    path = find_file(ref.sha256, ref.file, base_dir, search_dirs)
+    if path is None:
+        raise UserError(f"direction {ref.name!r} (sha256 {_short(ref.sha256)}) not found: put it next to the "
+                        "recipe or pass --search DIR")
+    return load_direction(path), path
+
+
+def resolve_delta(ref: DeltaRef, base_dir: Path | None, search_dirs: Sequence[Path]) -> tuple[ParamDelta, Path]:
+    path = find_file(ref.sha256, ref.file, base_dir, search_dirs)
+    if path is None:
+        raise UserError(f"parameter delta {ref.name!r} (sha256 {_short(ref.sha256)}) not found: put it next "
+                        "to the recipe or pass --search DIR")
+    return load_param_delta(path), path
+
+
+def load_latent_file(path: str | os.PathLike) -> torch.Tensor:
+    """W+ [num_ws, w_dim] float32 from ``.npy`` or ``.safetensors`` (key ``w_plus``); [1, n, d] accepted."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileProblem(p, "file not found")
+    suffix = p.suffix.lower()
+    if suffix == ".npy":
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise FileProblem(p, f"not a readable .npy array ({str(exc).splitlines()[0]})") from None
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    elif suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(p), framework="pt") as f:
+                if "w_plus" not in f.keys():
+                    raise FileProblem(p, "safetensors latent has no 'w_plus' tensor")
+                t = f.get_tensor("w_plus")
+        except FileProblem:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise FileProblem(p, f"truncated or corrupt safetensors file ({str(exc).splitlines()[0]})") from None
+    else:
+        raise FileProblem(p, "latent must be .npy or .safetensors")
+    if t.ndim == 3 and t.shape[0] == 1:
+        t = t[0]
+    if t.ndim != 2:
+        raise FileProblem(p, f"latent has shape {list(t.shape)}, expected [num_ws, w_dim]")
+    if not t.is_floating_point():
+        raise FileProblem(p, f"latent has dtype {t.dtype}, expected float32")
+    if not bool(torch.isfinite(t).all()):
+        raise FileProblem(p, "latent contains NaN/Inf values")
+    return t.float()
+
+
+def check_latent_fits(w_plus: torch.Tensor, loaded: LoadedGenerator, origin: str | os.PathLike) -> None:
+    cfg = loaded.generator.config
+    if tuple(w_plus.shape) != (cfg.num_ws, cfg.style_dim):
+        raise FileProblem(origin, f"latent has shape {list(w_plus.shape)}, this model needs "
+                                  f"[{cfg.num_ws}, {cfg.style_dim}]")
+
+
+@dataclass
+class ResolvedRecipe:
+    recipe: Recipe
+    loaded: LoadedGenerator
+    directions: list[tuple[DirectionRef, Direction, Path]] = field(default_factory=list)
+    deltas: list[tuple[DeltaRef, ParamDelta, Path]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    base_dir: Path | None = None
+    search_dirs: list[Path] = field(default_factory=list)
+
+
+def resolve_recipe(recipe: Recipe, recipe_path: str | os.PathLike | None = None,
+                   model: str | os.PathLike | None = None, search_dirs: Sequence[str | os.PathLike] = (),
+                   device: str = "cpu") -> ResolvedRecipe:
+    base = Path(recipe_path).resolve().parent if recipe_path else None
+    dirs = [Path(d) for d in search_dirs]
+    loaded, notes = resolve_model(recipe.generator, base, dirs, model, device)
+    res = ResolvedRecipe(recipe, loaded, notes=notes, base_dir=base, search_dirs=dirs)
+    layout = style_layout(loaded.generator.config)
+    for ref in recipe.directions:
+        d, p = resolve_direction(ref, base, dirs)
+        build_edit([DirectionTerm(d, ref.weight, ref.layers, str(p))], layout)  # fit + mask check up front
+        res.directions.append((ref, d, p))
+    for ref in recipe.param_deltas:
+        delta, p = resolve_delta(ref, base, dirs)
+        res.deltas.append((ref, delta, p))
+    return res
+
+
+def recipe_latent(res: ResolvedRecipe, override: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The untruncated W+ [num_ws, w_dim] from the override, inline data or sidecar; None for seeds."""
+    lat: LatentRef = res.recipe.latent
+    if override is not None:
+        return override
+    if lat.kind == "seed":
+        return None
+    if lat.kind == "inline":
+        w = torch.tensor(lat.w_plus, dtype=torch.float32)
+        check_latent_fits(w, res.loaded, "recipe latent")
+        return w
+    path = find_file(lat.sha256, lat.file, res.base_dir, res.search_dirs)
+    if path is None:
+        raise UserError(f"latent file {lat.file!r} (sha256 {_short(lat.sha256)}) not found next to the recipe")
+    w = load_latent_file(path)
+    check_latent_fits(w, res.loaded, path)
+    return w
+
+
+def render_resolved(res: ResolvedRecipe, w_plus: torch.Tensor | None = None) -> Image.Image:
+    """Render the recipe; ``w_plus`` (untruncated [num_ws, w_dim]) replaces the recipe's latent."""
+    r = res.recipe
+    gen = res.loaded.generator
+    device = gen.w_avg.device
+    layout = style_layout(gen.config)
+    w = recipe_latent(res, w_plus)
+    if w is None and r.latent.seed is None:
+        raise UserError("recipe has no latent and none was given")
+    size = r.size or gen.config.size
+    early = size if size in gen.config.resolutions else None
+    terms = [DirectionTerm(d, ref.weight, ref.layers, str(p)) for ref, d, p in res.directions]
+    with ExitStack() as stack, torch.no_grad():
+        if res.deltas:
+            stack.enter_context(applied_deltas(gen, [(delta, ref.weight) for ref, delta, _ in res.deltas]))
+        if w is None:
+            wp = w_plus_from_seed(gen, int(r.latent.seed), r.psi, r.cutoff)
+        else:
+            wp = gen.truncate(w.to(device).unsqueeze(0), r.psi, r.cutoff)
+        for ref, d, _ in res.directions:
+            wp = mix_style_latents(wp, d, ref.style_mix)
+        edit = build_edit(terms, layout, r.strength)
+        noise_rng = torch.Generator().manual_seed(r.noise_seed)
+        img = edit.synthesize(gen, gen.styles(wp), noise_mode=r.noise_mode, max_resolution=early,
+                              generator=noise_rng)
+    return to_pil(img, size)
