@@ -11,7 +11,7 @@ import importlib
 import sys
 
 #: Verb modules under ``engine.cli``; each defines ``register(subparsers)``.
-VERB_MODULES = ["info", "direction", "render", "convert", "bench", "align", "apply"]
+VERB_MODULES = ["info", "direction", "render", "convert", "bench", "align", "apply", "invert", "train_encoder"]
 
 
 def build_parser() -> argparse.ArgumentParser:

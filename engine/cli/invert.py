@@ -1,0 +1,114 @@
+"""``styledomain invert PHOTO --model M [--encoder E] [--steps N] [--aligned] -o LATENT [--preview out.png]``.
+
+LATENT by extension: ``.npy`` (float32 [num_ws, w_dim]) or ``.safetensors`` (tensor ``w_plus`` of the same
+shape, plus metadata: model, photo sha256, alignment quad, encoder, steps).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from engine.errors import UserError
+from engine.inversion import DEFAULT_STEPS, MODES, invert_photo
+from engine.pipeline.render import save_image_atomic, to_pil
+from engine.stylespace import layout_fingerprint, style_layout
+
+from .common import add_device_arg, load_model_arg, output_path
+
+LATENT_SUFFIXES = (".npy", ".safetensors")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("invert", help="turn a face photo into a W+ latent for a model (encoder + optimisation)")
+    p.add_argument("photo", metavar="PHOTO")
+    p.add_argument("--model", "-m", required=True, help="generator file")
+    p.add_argument("--encoder", "-e", default=None, help="encoder: a StyleDomain .safetensors encoder or an e4e "
+                   ".pt (default: the encoder shipped for the model, if any; 'none' starts from w_avg)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                   help=f"optimisation steps after the encoder; 0 = encoder only (default {DEFAULT_STEPS})")
+    p.add_argument("--aligned", action="store_true", help="PHOTO is already an aligned face crop "
+                   "(skip detection and alignment, only resize)")
+    p.add_argument("-o", "--output", required=True, help="output latent .npy or .safetensors")
+    p.add_argument("--preview", default=None, help="also write the reconstruction as .png/.jpg")
+    p.add_argument("--mode", choices=MODES, default="w+", help="optimise W, W+ (default) or W+ and noise maps")
+    p.add_argument("--resolution", type=int, default=None,
+                   help="optimise at this synthesis resolution (default: model size, at most 256 on CPU)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.03 from an encoder, "
+                   "0.1 from w_avg)")
+    p.add_argument("--vgg16", default=None, help="torchvision VGG16 weights file: use LPIPS-VGG as the loss "
+                   "(default: multi-scale L1+L2, plus discriminator features when the model has them)")
+    p.add_argument("--face", type=int, default=1, help="which face to use, 1 = largest")
+    p.add_argument("--centre-crop", action="store_true", help="use the centred square crop, no face detection")
+    add_device_arg(p)
+    p.set_defaults(handler=run)
+
+
+def check_args(args) -> tuple[Path, Path | None]:
+    """Validate everything cheap before loading anything."""
+    out = output_path(args.output, LATENT_SUFFIXES)
+    preview = output_path(args.preview, (".png", ".jpg", ".jpeg")) if args.preview else None
+    if args.steps < 0:
+        raise UserError(f"--steps must be >= 0, got {args.steps}")
+    if args.face < 1:
+        raise UserError(f"--face must be 1 or more, got {args.face}")
+    if args.aligned and args.centre_crop:
+        raise UserError("--aligned and --centre-crop exclude each other")
+    if not Path(args.photo).is_file():
+        raise UserError(f"{args.photo}: file not found")
+    return out, preview
+
+
+def save_latent(path: Path, w_plus: torch.Tensor, metadata: dict[str, str],
+                noise: list[torch.Tensor] | None = None) -> None:
+    """Atomic write: ``.npy`` float32 array or ``.safetensors`` with ``w_plus`` (+ ``noise_{i}``)."""
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        if path.suffix.lower() == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, w_plus.detach().cpu().float().numpy())
+        else:
+            tensors = {"w_plus": w_plus.detach().cpu().float().contiguous()}
+            for i, n in enumerate(noise or []):
+                tensors[f"noise_{i}"] = n.detach().cpu().float().contiguous()
+            save_file(tensors, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def run(args) -> int:
+    out, preview = check_args(args)
+    loaded = load_model_arg(args.model, args.device)
+    encoder = False if (args.encoder or "").lower() == "none" else args.encoder
+    w_plus, info = invert_photo(args.photo, loaded, encoder=encoder, steps=args.steps, aligned=args.aligned,
+                                face_index=args.face - 1, centre_crop=args.centre_crop, mode=args.mode,
+                                resolution=args.resolution, lr=args.lr, vgg16=args.vgg16)
+    gen = loaded.generator
+    meta = {
+        "format": "styledomain.latent", "format_version": "1", "space": "w_plus",
+        "model_name": loaded.name, "model_sha256": loaded.sha256,
+        "model_fingerprint": layout_fingerprint(style_layout(gen.config)),
+        "photo": Path(args.photo).name, "photo_sha256": info["photo_sha256"],
+        "alignment": json.dumps(info["alignment"]), "aligned_input": str(bool(args.aligned)).lower(),
+        "encoder": info["encoder"], "encoder_kind": info["encoder_kind"], "steps": str(info["steps"]),
+        "mode": args.mode if info["steps"] else "", "loss": info["loss"],
+        "psnr": str(info["psnr"]), "ssim": str(info["ssim"]),
+    }
+    save_latent(out, w_plus, meta, info.get("noise"))
+    if preview is not None:
+        save_image_atomic(to_pil(info["reconstruction"]), preview)
+    for note in info["notes"]:
+        print(f"note: {note}")
+    how = f"encoder {info['encoder']}" if info["encoder"] != "none" else "w_avg start"
+    print(f"wrote {out} ({w_plus.shape[0]}x{w_plus.shape[1]}; {how}, {info['steps']} steps"
+          f"{', ' + info['loss'] if info['loss'] else ''}; PSNR {info['psnr']} dB, SSIM {info['ssim']} on the "
+          f"aligned crop; {info['seconds']:.1f} s)")
+    if preview is not None:
+        print(f"wrote {preview}")
+    return 0

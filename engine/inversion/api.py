@@ -1,0 +1,198 @@
+"""Photo / image -> W+ for a generator: encoder first (if any), then optional optimisation.
+
+``invert_photo(photo_path, loaded_generator, encoder=None, steps=..., aligned=False)`` returns an
+:class:`InversionResult`, a ``(w_plus, info)`` named tuple (``w_plus`` [num_ws, w_dim] on the CPU) that
+also offers ``.alignment`` (quad etc. as a dict, None for ``aligned=True``) and ``.face_index``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image
+
+from engine.checkpoints import LoadedGenerator
+from engine.errors import UserError
+from engine.generator import Generator
+
+from .base import LatentEncoder
+from .encoders import check_encoder_fits, find_default_encoder, load_encoder
+from .losses import default_loss
+from .metrics import psnr, ssim
+from .projector import ProgressFn, ProjectionSettings, is_cancelled, project
+
+#: default optimisation steps after the encoder (about 3 s for the 64 px demo model on 2 CPU cores)
+DEFAULT_STEPS = 40
+#: learning rates: from an encoder's estimate (a refinement) and from w_avg (NVIDIA's default)
+LR_FROM_ENCODER = 0.03
+LR_FROM_AVERAGE = 0.1
+
+
+class InversionResult(NamedTuple):
+    w_plus: torch.Tensor
+    info: dict
+
+    @property
+    def alignment(self) -> dict | None:
+        return self.info.get("alignment")
+
+    @property
+    def face_index(self) -> int | None:
+        return self.info.get("face_index")
+
+
+def image_to_tensor(image: Image.Image, size: int) -> torch.Tensor:
+    """PIL RGB -> [1, 3, size, size] in [-1, 1] (Lanczos resize when needed)."""
+    img = image if image.mode == "RGB" else image.convert("RGB")
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.LANCZOS)
+    arr = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def _unpack(model: LoadedGenerator | Generator) -> tuple[Generator, str, Path | None, str]:
+    if isinstance(model, LoadedGenerator):
+        return model.generator, model.sha256, model.path, model.name
+    return model, "", None, "the model"
+
+
+def resolve_encoder(encoder, gen: Generator, sha: str, path: Path | None,
+                    name: str) -> tuple[LatentEncoder | None, list[str]]:
+    """``None``: the shipped/side-by-side encoder for this model if any; ``False``: none; a path; an encoder."""
+    if encoder is False:
+        return None, []
+    if encoder is None:
+        found = find_default_encoder(gen, sha, path)
+        if found is None:
+            return None, []
+        encoder = found
+    if isinstance(encoder, (str, os.PathLike)):
+        encoder = load_encoder(encoder)
+    if not isinstance(encoder, LatentEncoder):
+        raise TypeError(f"encoder must be a path, a LatentEncoder, None or False, not {type(encoder).__name__}")
+    notes = check_encoder_fits(encoder, gen, sha, name)
+    return encoder, notes
+
+
+def default_resolution(gen: Generator) -> int:
+    """Optimise at full size up to 256 px; above that at 256 on CPU (early exit), full size on GPU."""
+    if gen.w_avg.device.type == "cuda" or gen.config.size <= 256:
+        return gen.config.size
+    return 256
+
+
+def invert_image(image: Image.Image | torch.Tensor, loaded_generator: LoadedGenerator | Generator,
+                 encoder=None, steps: int = DEFAULT_STEPS, *, mode: str = "w+", lr: float | None = None,
+                 resolution: int | None = None, loss_fn: torch.nn.Module | None = None,
+                 vgg16: str | os.PathLike | None = None, progress: ProgressFn | None = None, cancel=None,
+                 preview_every: int = 0, device: str | torch.device | None = None) -> InversionResult:
+    """Invert an aligned face crop (PIL, or [1, 3, H, W] in [-1, 1]) into the generator's W+."""
+    gen, sha, path, name = _unpack(loaded_generator)
+    if device is not None:
+        gen = gen.to(device)
+    dev = gen.w_avg.device
+    t0 = time.perf_counter()
+    size = gen.config.size
+    target = image if torch.is_tensor(image) else image_to_tensor(image, size)
+    if target.ndim != 4 or target.shape[:2] != (1, 3):
+        raise UserError(f"image tensor must be [1, 3, H, W], got {list(target.shape)}")
+    target = target.to(dev, torch.float32)
+    if target.shape[-1] != size:
+        target = torch.nn.functional.interpolate(target, size=(size, size), mode="bilinear", antialias=True)
+    enc, notes = resolve_encoder(encoder, gen, sha, path, name)
+    info: dict = {"encoder": getattr(enc, "name", "none") if enc else "none",
+                  "encoder_kind": enc.kind if enc else "none", "notes": notes}
+    with torch.no_grad():
+        if enc is not None:
+            w_plus = enc.to(dev).encode(target)[0]
+        else:
+            w_plus = gen.w_avg.expand(gen.num_ws, -1).clone()
+    info["encoder_seconds"] = round(time.perf_counter() - t0, 3)
+    steps_done, cancelled, loss_name = 0, False, ""
+    if steps > 0 and not is_cancelled(cancel):
+        loss_fn = loss_fn or default_loss(getattr(loaded_generator, "discriminator", None), vgg16)
+        loss_name = getattr(loss_fn, "name", type(loss_fn).__name__)
+        settings = ProjectionSettings(steps=steps, mode=mode, resolution=resolution or default_resolution(gen),
+                                      lr=lr or (LR_FROM_ENCODER if enc is not None else LR_FROM_AVERAGE),
+                                      preview_every=preview_every)
+        if hasattr(loss_fn, "to"):
+            loss_fn = loss_fn.to(dev)
+        result = project(gen, target, w_plus, settings, loss_fn, progress, cancel)
+        w_plus, steps_done, cancelled = result.w_plus, result.steps_done, result.cancelled
+        info.update(mode=mode, resolution=settings.resolution, lr=settings.lr,
+                    final_loss=round(result.losses[-1], 5) if result.losses else None)
+        if result.noise is not None:
+            info["noise"] = [n.cpu() for n in result.noise]
+    with torch.no_grad():
+        rec = gen.synthesize(gen.styles(w_plus.unsqueeze(0)), "const", impl="fast")
+    info.update(steps=steps_done, cancelled=cancelled, loss=loss_name, psnr=round(psnr(rec, target), 2),
+                ssim=round(ssim(rec, target), 4), seconds=round(time.perf_counter() - t0, 3))
+    info["reconstruction"] = rec.detach().cpu()
+    return InversionResult(w_plus.detach().float().cpu(), info)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def square_crop(image: Image.Image) -> Image.Image:
+    side = min(image.size)
+    x0, y0 = (image.width - side) // 2, (image.height - side) // 2
+    return image.crop((x0, y0, x0 + side, y0 + side)) if image.width != image.height else image
+
+
+def _align(path: Path, photo: Image.Image, size: int, face_index: int, centre_crop: bool, fallback: bool):
+    from engine.alignment import NoFaceFound, align_centre_crop, align_face, detect_faces
+
+    if centre_crop:
+        return align_centre_crop(photo, size)
+    faces = detect_faces(photo)
+    if not faces:
+        if fallback:
+            return align_centre_crop(photo, size)
+        raise NoFaceFound(f"{path}: no face found; pass centre_crop (CLI: --centre-crop) to use a centred square")
+    if not 0 <= face_index < len(faces):
+        raise UserError(f"{path}: face {face_index + 1} does not exist, {len(faces)} face(s) found")
+    return align_face(photo, faces[face_index], size)
+
+
+def invert_photo(photo_path: str | os.PathLike, loaded_generator: LoadedGenerator | Generator, encoder=None,
+                 steps: int = DEFAULT_STEPS, aligned: bool = False, *, face_index: int = 0,
+                 centre_crop: bool = False, centre_crop_fallback: bool = False,
+                 device: str | torch.device | None = None, **kwargs) -> InversionResult:
+    """Load a photo, align its largest face (or take it as an aligned crop), and invert it.
+
+    ``aligned=True``: the file already is an aligned face crop; it is only (centre-squared and) resized.
+    ``face_index``: which face, 0 = largest. ``centre_crop``: use the centred square, no detection;
+    ``centre_crop_fallback``: use it only when no face is found (otherwise :class:`NoFaceFound`).
+    Extra keyword arguments go to :func:`invert_image`.
+    """
+    from engine.photo import load_photo
+
+    path = Path(photo_path)
+    photo = load_photo(path)
+    gen = _unpack(loaded_generator)[0]
+    size = gen.config.size
+    alignment = None
+    if aligned:
+        crop = square_crop(photo)
+    else:
+        face = _align(path, photo, size, face_index, centre_crop, centre_crop_fallback)
+        crop = face.image
+        alignment = {"quad": np.asarray(face.quad, dtype=float).round(3).tolist(), "method": face.method,
+                     "source_size": list(face.source_size), "output_size": face.output_size}
+    result = invert_image(crop, loaded_generator, encoder, steps, device=device, **kwargs)
+    result.info.update(photo=str(path), photo_sha256=_sha256(path), alignment=alignment,
+                       face_index=face_index if alignment and alignment["method"] == "ffhq" else None,
+                       aligned_input=aligned, target=image_to_tensor(crop, size))
+    return result

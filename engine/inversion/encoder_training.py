@@ -1,0 +1,135 @@
+"""Train a :class:`SmallEncoder` for a generator on the generator's own samples.
+
+Each step draws z, maps to W, truncates with a random psi in [psi_min, 1] and, for half the batch, mixes
+in a second W from a random row on (style mixing), renders the target, and minimises
+``latent_weight * mean(((W+_pred - W+) / w_scale)^2) + image_weight * pyramid L1/L2(G(W+_pred), target)``.
+Adam with a cosine learning-rate decay; a time limit, progress callback and cancel token are honoured
+between steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from engine.generator import Generator
+
+from .losses import PyramidLoss
+from .projector import is_cancelled
+from .small_encoder import SmallEncoder, SmallEncoderConfig
+
+
+@dataclass
+class EncoderTrainingSettings:
+    steps: int = 2000
+    batch: int = 16
+    lr: float = 2e-3
+    psi_min: float = 0.6
+    mix_prob: float = 0.5
+    latent_weight: float = 1.0
+    image_weight: float = 1.0
+    image_res: int = 64  # resolution of the image loss (capped at the generator's)
+    time_limit: float | None = None  # seconds
+    seed: int = 0
+
+
+@torch.no_grad()
+def w_statistics(gen: Generator, n: int = 4000, seed: int = 7) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and per-dimension std of W over ``n`` seeded samples."""
+    z = torch.randn(n, gen.config.style_dim, generator=torch.Generator().manual_seed(seed)).to(gen.w_avg.device)
+    w = gen.mapping(z)
+    return gen.w_avg.clone(), w.std(0).clamp_min(1e-3)
+
+
+@torch.no_grad()
+def sample_w_plus(gen: Generator, batch: int, rng: torch.Generator, psi_min: float = 0.6,
+                  mix_prob: float = 0.5) -> torch.Tensor:
+    """Random W+ [B, num_ws, D]: truncated with a random psi, style-mixed for part of the batch."""
+    d, n = gen.config.style_dim, gen.num_ws
+    dev = gen.w_avg.device
+
+    def draw() -> torch.Tensor:
+        w = gen.mapping(torch.randn(batch, d, generator=rng).to(dev))
+        psi = (psi_min + (1 - psi_min) * torch.rand(batch, 1, generator=rng)).to(dev)
+        return gen.w_avg + psi * (w - gen.w_avg)
+
+    wp = draw().unsqueeze(1).repeat(1, n, 1)
+    other = draw()
+    cross = torch.randint(1, n, (batch,), generator=rng)
+    mix = torch.rand(batch, generator=rng) < mix_prob
+    rows = torch.arange(n)
+    mask = (mix[:, None] & (rows[None, :] >= cross[:, None])).to(dev)
+    return torch.where(mask[..., None], other[:, None, :], wp)
+
+
+def render(gen: Generator, w_plus: torch.Tensor, res: int) -> torch.Tensor:
+    return gen.synthesize(gen.styles(w_plus), "const", max_resolution=res, impl="fast")
+
+
+def train_encoder(gen: Generator, cfg: SmallEncoderConfig | None = None,
+                  settings: EncoderTrainingSettings | None = None,
+                  progress: Callable[[int, int, dict], None] | None = None, cancel=None) -> tuple[SmallEncoder, dict]:
+    """Returns the trained encoder (eval mode) and a summary dict (steps done, seconds, last losses)."""
+    s = settings or EncoderTrainingSettings()
+    cfg = cfg or SmallEncoderConfig(input_size=min(gen.config.size, 64), num_ws=gen.num_ws,
+                                    w_dim=gen.config.style_dim)
+    torch.manual_seed(s.seed)
+    dev = gen.w_avg.device
+    w_avg, w_scale = w_statistics(gen)
+    enc = SmallEncoder(cfg, w_avg, w_scale).to(dev).train()
+    opt = torch.optim.Adam(enc.parameters(), lr=s.lr, betas=(0.9, 0.99))
+    pixel = PyramidLoss()
+    res = max(r for r in gen.config.resolutions if r <= max(8, min(s.image_res, gen.config.size)))
+    rng = torch.Generator().manual_seed(s.seed)
+    t0 = time.perf_counter()
+    done, last = 0, {}
+    for step in range(s.steps):
+        if is_cancelled(cancel) or (s.time_limit and time.perf_counter() - t0 > s.time_limit):
+            break
+        for g in opt.param_groups:
+            g["lr"] = s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / s.steps)))
+        wp = sample_w_plus(gen, s.batch, rng, s.psi_min, s.mix_prob)
+        with torch.no_grad():
+            target = render(gen, wp, res)
+        pred = enc.encode(target)
+        latent = ((pred - wp) / enc.w_scale).pow(2).mean()
+        loss = s.latent_weight * latent
+        image = torch.zeros(())
+        if s.image_weight > 0:
+            image = pixel(render(gen, pred, res), target)
+            loss = loss + s.image_weight * image
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(enc.parameters(), 5.0)
+        opt.step()
+        done = step + 1
+        last = {"loss": loss.item(), "latent": latent.item(), "image": image.item()}
+        if progress is not None:
+            progress(done, s.steps, last)
+    enc.eval().requires_grad_(False)
+    summary = {"steps_done": done, "seconds": round(time.perf_counter() - t0, 1), "image_res": res,
+               **{f"final_{k}": round(v, 5) for k, v in last.items()}, "settings": asdict(s)}
+    return enc, summary
+
+
+@torch.no_grad()
+def evaluate_encoder(gen: Generator, enc, n: int = 32, seed: int = 12345, psi_min: float = 0.6) -> dict:
+    """Held-out samples: image MSE/PSNR of the encoder's reconstruction vs the w_avg baseline."""
+    rng = torch.Generator().manual_seed(seed)
+    wp = sample_w_plus(gen, n, rng, psi_min, mix_prob=0.0)
+    res = gen.config.size
+    target = render(gen, wp, res)
+    rec = render(gen, enc.encode(target), res)
+    base = render(gen, gen.w_avg.expand(n, gen.num_ws, -1), res)
+
+    def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+        mse = F.mse_loss(a.clamp(-1, 1), b.clamp(-1, 1), reduction="none").mean(dim=(1, 2, 3))
+        return float((10 * torch.log10(4.0 / mse.clamp_min(1e-12))).mean())
+
+    return {"samples": n, "mse": float(F.mse_loss(rec, target)), "mse_w_avg": float(F.mse_loss(base, target)),
+            "psnr": round(psnr(rec, target), 2), "psnr_w_avg": round(psnr(base, target), 2)}
