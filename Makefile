@@ -19,10 +19,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
-	$(PY) -m ruff check engine desktop tests build_spec tools
+	$(PY) -m ruff check .
 
 lint: $(STAMP)
-	$(PY) -m ruff check engine desktop tests build_spec tools
+	$(PY) -m ruff check .
 
 bench: $(STAMP)
 	$(PY) -m engine.cli bench
