@@ -100,7 +100,8 @@ def test_w_avg_kwargs_and_filters_come_from_the_pickle(nv_pickle, nv_generator):
     assert torch.equal(gen.w_avg, nv_generator.mapping.w_avg)
     assert meta["w_avg_source"] == "mapping.w_avg"
     assert meta["init_kwargs"]["synthesis_kwargs"]["num_fp16_res"] == 2
-    assert meta["num_fp16_res"] == 2 and meta["conv_clamp"] == pytest.approx(0.8)
+    assert meta["num_fp16_res"] == 2 and meta["fp16_blocks"] == [16, 32]
+    assert meta["conv_clamp"] == pytest.approx(0.8)
     assert meta["training_set_kwargs"]["max_size"] == 70000
     # Our FIR kernels are NVIDIA's resample_filter x4 (up-conv blur and skip upsampling).
     f4 = 4 * setup_filter()
@@ -118,8 +119,9 @@ def test_missing_w_avg_is_computed(tmp_path):
     gen, _, meta = load_nvidia_pickle(path)
     assert meta["w_avg_source"].startswith("computed")
     with torch.no_grad():
-        expected = nv_mapping(g, torch.randn(4096, 16, generator=torch.Generator().manual_seed(0))).mean(0)
-    assert torch.allclose(gen.w_avg, expected, atol=1e-4)
+        ws = nv_mapping(g, torch.randn(8192, 16, generator=torch.Generator().manual_seed(123)))
+    # The mean of the mapping, up to sampling error (4096 samples: about 0.02 per entry here).
+    assert (gen.w_avg - ws.mean(0)).abs().max() < 0.15 * ws.std(0).mean() < ws.mean(0).abs().max()
 
 
 def test_embedded_source_is_never_executed(tmp_path, nv_generator):
@@ -347,3 +349,13 @@ def test_easydict_standin_only_while_writing():
     with nvidia_globals():
         assert EasyDict.__module__ == "dnnlib.util" and "dnnlib.util" in sys.modules
     assert "dnnlib.util" not in sys.modules and "torch_utils.persistence" not in sys.modules
+
+
+def test_raw_pickles_are_routed_by_content_not_suffix(tmp_path, nv_pickle, tiny_generator):
+    renamed = tmp_path / "network.pt"
+    renamed.write_bytes(nv_pickle.read_bytes())
+    assert load_generator(renamed).source_format == "nvidia"
+    legacy = tmp_path / "old-torch-save.pkl"  # pre-1.6 torch.save is a raw pickle too
+    torch.save({"g_ema": tiny_generator.state_dict(), "latent_avg": tiny_generator.w_avg},
+               legacy, _use_new_zipfile_serialization=False)
+    assert load_generator(legacy).source_format == "rosinality"

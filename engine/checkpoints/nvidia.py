@@ -63,27 +63,37 @@ def convert_pytorch_generator(path: Path, g: PersistentRecord) -> tuple[Generato
         kind = "StyleGAN3" if "input" in synthesis.children() or "SynthesisInput" in synthesis.module_src \
             else "unknown"
         raise ModelFileError(path, f"{kind} generator (not StyleGAN2): only StyleGAN2 networks are supported")
-    _check_generator_kwargs(path, g, kwargs)
+    _check_generator_kwargs(path, g, kwargs, _synthesis_kwargs(synthesis, kwargs))
 
     t = {k: v.detach().float().cpu() for k, v in g.tensors().items()}
     sd, w_avg, lr_mul = _map_mapping(path, mapping, t)
     clamp, taps = _map_synthesis(path, synthesis, t, sd)
     gen = build_from_state_dict(sd, w_avg, path, conv_clamp=clamp, demod_eps_mode="nvidia", lr_mlp=lr_mul,
                                 blur_kernel=taps)
-    syn_kw = kwargs.get("synthesis_kwargs") if isinstance(kwargs.get("synthesis_kwargs"), dict) else {}
+    syn_kw = _synthesis_kwargs(synthesis, kwargs)
     meta = {
         "nvidia_class": g.class_name,
         "persistence_version": plain(g.version),
         "init_kwargs": kwargs,
         "conv_clamp": clamp,
         "num_fp16_res": syn_kw.get("num_fp16_res", 0),
+        "fp16_blocks": sorted(int(k[1:]) for k, b in synthesis.children().items() if b.attr("use_fp16")),
         "rendered_precision": "fp32 (fp16 blocks run in fp32, as force_fp32=True)",
         "w_avg_source": "mapping.w_avg" if w_avg is not None else "computed (no mapping.w_avg)",
     }
     return gen, meta
 
 
-def _check_generator_kwargs(path: Path, g: PersistentRecord, kwargs: dict) -> None:
+def _synthesis_kwargs(synthesis: PersistentRecord, g_kwargs: dict) -> dict:
+    """SynthesisNetwork init kwargs: its own record (both repos), else G's ``synthesis_kwargs`` (ada-pytorch)."""
+    own = plain(synthesis.attr("_init_kwargs") or {})
+    if isinstance(own, dict) and own:
+        return own
+    nested = g_kwargs.get("synthesis_kwargs")
+    return nested if isinstance(nested, dict) else g_kwargs  # stylegan3 repo passes them flat
+
+
+def _check_generator_kwargs(path: Path, g: PersistentRecord, kwargs: dict, syn_kw: dict) -> None:
     c_dim = g.attr("c_dim", kwargs.get("c_dim", 0)) or 0
     if int(c_dim) > 0:
         raise ModelFileError(path, f"conditional generator (c_dim={int(c_dim)}): class-conditional models are "
@@ -94,7 +104,6 @@ def _check_generator_kwargs(path: Path, g: PersistentRecord, kwargs: dict) -> No
     z_dim, w_dim = g.attr("z_dim", kwargs.get("z_dim")), g.attr("w_dim", kwargs.get("w_dim"))
     if z_dim is not None and w_dim is not None and int(z_dim) != int(w_dim):
         raise ModelFileError(path, f"z_dim {int(z_dim)} differs from w_dim {int(w_dim)}: unsupported mapping network")
-    syn_kw = kwargs.get("synthesis_kwargs") if isinstance(kwargs.get("synthesis_kwargs"), dict) else {}
     arch = syn_kw.get("architecture", "skip")
     if arch != "skip":
         raise ModelFileError(path, f"generator architecture {arch!r}: only the 'skip' StyleGAN2 generator is supported")
