@@ -7,8 +7,8 @@ import pickle
 import pytest
 import torch
 from conftest import TINY, make_generator
-from test_directions_helpers import conv_in_channels, conv_positions, literal_synthesize, styledomain_file
 from safetensors.torch import save_file
+from test_directions_helpers import conv_in_channels, conv_positions, literal_synthesize, styledomain_file
 
 from engine.domains import DirectionTerm, build_edit, load_direction, mask_vector, save_direction, sparsify
 from engine.domains.blend import mix_style_latents

@@ -178,6 +178,8 @@ class _Parser:
         if d.get("format") != FORMAT_NAME:
             self.fail(f"not a StyleDomain recipe (format={d.get('format')!r})")
         version = d.get("version")
+        if "version" not in d:
+            self.fail("recipe has no version field; cannot tell how to read it")
         if version != RECIPE_VERSION:
             self.fail(f"recipe version {version!r} is not supported (this program reads version {RECIPE_VERSION})")
         top = {"format", "version", "generator", "latent", "truncation", "directions", "param_deltas",

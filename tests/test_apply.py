@@ -1,0 +1,209 @@
+"""`styledomain render --direction` and `styledomain apply --recipe`: bit-identical reproduction."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY
+from PIL import Image
+from test_directions_helpers import conv_positions, styledomain_file
+
+from engine.checkpoints import load_generator
+from engine.cli.main import main
+from engine.domains.param_delta import make_param_delta, save_param_delta
+from engine.pipeline.png_metadata import TRAINED_ALGORITHMIC_MEDIA, read_png_metadata
+from engine.pipeline.recipe import load_recipe
+from engine.pipeline.render import to_uint8, w_plus_from_seed, z_from_seed
+
+
+def pixels(path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
+def run_ok(argv, capsys=None):
+    code = main([str(a) for a in argv])
+    assert code == 0, capsys.readouterr().err if capsys else code
+    return code
+
+
+def test_render_direction_matches_independent_edit(tmp_path, rosinality_pt, capsys):
+    heads = styledomain_file(tmp_path / "d.pt", TINY.channels, seed=3)
+    run_ok(["render", rosinality_pt, "--seed", 5, "--psi", 0.7, "--direction", f"{tmp_path / 'd.pt'}=0.5",
+            "--layers", "middle", "--device", "cpu", "-o", tmp_path / "a.png"], capsys)
+    gen = load_generator(rosinality_pt).generator
+    with torch.no_grad():
+        styles = gen.styles(w_plus_from_seed(gen, 5, 0.7))
+        res = [4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32]
+        for k, idx in enumerate(conv_positions(3)):
+            if 16 <= res[idx] <= 32:
+                styles[idx] = styles[idx] + 0.5 * heads[k]
+        img = gen.synthesize(styles, "const", generator=torch.Generator().manual_seed(5))
+    assert np.array_equal(pixels(tmp_path / "a.png"), to_uint8(img)[0])
+    run_ok(["render", rosinality_pt, "--seed", 5, "--psi", 0.7, "-o", tmp_path / "plain.png"], capsys)
+    assert not np.array_equal(pixels(tmp_path / "plain.png"), pixels(tmp_path / "a.png"))
+
+
+@pytest.mark.parametrize("extra", [
+    [],
+    ["--noise-mode", "random", "--size", "16", "--strength", "0.8", "--layers", "2-6"],
+    ["--cutoff", "3", "--direction", "MOD=-0.4"],
+])
+def test_apply_reproduces_render_bit_identically(tmp_path, rosinality_pt, capsys, extra):
+    styledomain_file(tmp_path / "d.pt", TINY.channels, seed=1)
+    styledomain_file(tmp_path / "m.pt", TINY.channels, kind="cin_mult", seed=2, scale=0.3)
+    extra = [str(tmp_path / "m.pt") + x[3:] if x.startswith("MOD") else x for x in extra]
+    run_ok(["render", rosinality_pt, "--seed", 11, "--psi", 0.6, "--direction", tmp_path / "d.pt", *extra,
+            "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "render.png"], capsys)
+    run_ok(["apply", "--recipe", tmp_path / "r.json", "--device", "cpu", "-o", tmp_path / "apply1.png"], capsys)
+    run_ok(["apply", "--recipe", tmp_path / "r.json", "-o", tmp_path / "apply2.png"], capsys)
+    ref = pixels(tmp_path / "render.png")
+    assert np.array_equal(pixels(tmp_path / "apply1.png"), ref)
+    assert np.array_equal(pixels(tmp_path / "apply2.png"), ref)
+    # the exported PNG carries the recipe and reproduces itself
+    meta = read_png_metadata(tmp_path / "apply1.png")
+    assert meta.digital_source_type == TRAINED_ALGORITHMIC_MEDIA
+    assert load_recipe(tmp_path / "apply1.png").directions == [
+        d.__class__(**{**vars(d), "file": "d.pt" if d.name == "d" else "m.pt"})
+        for d in load_recipe(tmp_path / "r.json").directions]
+    run_ok(["apply", "--recipe", tmp_path / "apply1.png", "-o", tmp_path / "again.png"], capsys)
+    assert np.array_equal(pixels(tmp_path / "again.png"), ref)
+
+
+def test_inline_latent_recipe_matches_render_and_latent_input(tmp_path, rosinality_pt, capsys):
+    styledomain_file(tmp_path / "d.pt", TINY.channels, seed=4)
+    run_ok(["render", rosinality_pt, "--seed", 2, "--psi", 0.5, "--direction", f"{tmp_path / 'd.pt'}=0.9",
+            "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "render.png"], capsys)
+    gen = load_generator(rosinality_pt).generator
+    with torch.no_grad():
+        w = gen.mapping(torch.from_numpy(z_from_seed(2, TINY.style_dim)).float())
+    w_plus = w.repeat(TINY.num_ws, 1)  # untruncated W+; the recipe's psi applies on top
+    d = json.loads((tmp_path / "r.json").read_text())
+    d["latent"] = {"kind": "inline", "w_plus": w_plus.tolist()}
+    (tmp_path / "inline.json").write_text(json.dumps(d))
+    run_ok(["apply", "--recipe", tmp_path / "inline.json", "-o", tmp_path / "inline.png"], capsys)
+    assert np.array_equal(pixels(tmp_path / "inline.png"), pixels(tmp_path / "render.png"))
+    np.save(tmp_path / "w.npy", w_plus.numpy().astype(np.float32))
+    run_ok(["apply", "--recipe", tmp_path / "r.json", tmp_path / "w.npy", "-o", tmp_path / "npy.png"], capsys)
+    assert np.array_equal(pixels(tmp_path / "npy.png"), pixels(tmp_path / "render.png"))
+    from safetensors.torch import save_file
+
+    save_file({"w_plus": w_plus.contiguous()}, str(tmp_path / "w.safetensors"))
+    run_ok(["apply", "--recipe", tmp_path / "r.json", tmp_path / "w.safetensors", "-o", tmp_path / "st.png"], capsys)
+    assert np.array_equal(pixels(tmp_path / "st.png"), pixels(tmp_path / "render.png"))
+    assert load_recipe(tmp_path / "st.png").latent.kind == "inline"
+
+
+def test_param_deltas_in_a_recipe(tmp_path, rosinality_pt, capsys):
+    base = load_generator(rosinality_pt).generator
+    adapted = load_generator(rosinality_pt).generator
+    with torch.no_grad():
+        adapted.convs[1].conv.modulation.weight.add_(0.5)
+    save_param_delta(make_param_delta(base, adapted, name="adapt"), tmp_path / "adapt.safetensors")
+    from engine.checkpoints.fileinfo import sha256_of
+
+    run_ok(["render", rosinality_pt, "--seed", 1, "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "p.png"],
+           capsys)
+    d = json.loads((tmp_path / "r.json").read_text())
+    d["param_deltas"] = [{"name": "adapt", "sha256": sha256_of(tmp_path / "adapt.safetensors"),
+                          "file": "adapt.safetensors", "weight": 1.0}]
+    (tmp_path / "r2.json").write_text(json.dumps(d))
+    run_ok(["apply", "--recipe", tmp_path / "r2.json", "-o", tmp_path / "delta.png"], capsys)
+    with torch.no_grad():
+        expected = adapted.synthesize(adapted.styles(w_plus_from_seed(adapted, 1)))
+    got = pixels(tmp_path / "delta.png").astype(int)
+    assert np.abs(got - to_uint8(expected)[0].astype(int)).max() <= 1
+    assert not np.array_equal(pixels(tmp_path / "delta.png"), pixels(tmp_path / "p.png"))
+
+
+def test_strip_metadata(tmp_path, rosinality_pt, capsys):
+    run_ok(["render", rosinality_pt, "--seed", 1, "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "p.png"],
+           capsys)
+    run_ok(["apply", "--recipe", tmp_path / "r.json", "--strip-metadata", "-o", tmp_path / "s.png"], capsys)
+    meta = read_png_metadata(tmp_path / "s.png")
+    assert meta.recipe_text is None and meta.xmp is None
+    assert np.array_equal(pixels(tmp_path / "s.png"), pixels(tmp_path / "p.png"))
+
+
+def _fail(argv, capsys) -> str:
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    return err
+
+
+def test_apply_errors(tmp_path, rosinality_pt, capsys, monkeypatch):
+    run_ok(["render", rosinality_pt, "--seed", 1, "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "p.png"],
+           capsys)
+    d = json.loads((tmp_path / "r.json").read_text())
+    (tmp_path / "v2.json").write_text(json.dumps({**d, "version": 2}))
+    assert "version 2 is not supported" in _fail(["apply", "--recipe", tmp_path / "v2.json", "-o",
+                                                  tmp_path / "x.png"], capsys)
+    (tmp_path / "gone.json").write_text(json.dumps({**d, "generator": {**d["generator"], "file": "nope.pt",
+                                                                       "sha256": "0" * 64}}))
+    err = _fail(["apply", "--recipe", tmp_path / "gone.json", "-o", tmp_path / "x.png"], capsys)
+    assert "tiny-rosinality" in err and d["generator"]["layout_fingerprint"] in err
+    data = bytearray((tmp_path / "p.png").read_bytes())
+    run_ok(["apply", "--recipe", tmp_path / "r.json", "-o", tmp_path / "e.png"], capsys)
+    data = bytearray((tmp_path / "e.png").read_bytes())
+    i = data.index(b"StyleDomain-Recipe") + 40
+    data[i] ^= 0x55
+    (tmp_path / "bad.png").write_bytes(bytes(data))
+    assert "corrupt" in _fail(["apply", "--recipe", tmp_path / "bad.png", "-o", tmp_path / "x.png"], capsys)
+    np.save(tmp_path / "w.npy", np.zeros((3, 16), np.float32))
+    assert "shape" in _fail(["apply", "--recipe", tmp_path / "r.json", tmp_path / "w.npy", "-o",
+                             tmp_path / "x.png"], capsys)
+    np.save(tmp_path / "nan.npy", np.full((TINY.num_ws, 16), np.nan, np.float32))
+    assert "NaN" in _fail(["apply", "--recipe", tmp_path / "r.json", tmp_path / "nan.npy", "-o",
+                           tmp_path / "x.png"], capsys)
+    # a photo needs engine.inversion.invert_photo: simulate a build without it
+    monkeypatch.setitem(sys.modules, "engine.inversion", types.ModuleType("engine.inversion"))
+    Image.new("RGB", (8, 8)).save(tmp_path / "face.jpg")
+    assert "inversion" in _fail(["apply", "--recipe", tmp_path / "r.json", tmp_path / "face.jpg", "-o",
+                                 tmp_path / "x.png"], capsys)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_render_direction_errors(tmp_path, rosinality_pt, capsys):
+    from engine.generator import GeneratorConfig
+
+    styledomain_file(tmp_path / "big.pt", {4: 16, 8: 16, 16: 8, 32: 8})
+    err = _fail(["render", rosinality_pt, "--seed", 1, "--direction", tmp_path / "big.pt", "-o",
+                 tmp_path / "x.png"], capsys)
+    assert "conv1_resolution_16" in err and "12" in err
+    styledomain_file(tmp_path / "d.pt", TINY.channels)
+    assert "selects no layer" in _fail(["render", rosinality_pt, "--seed", 1, "--direction", tmp_path / "d.pt",
+                                        "--layers", "fine", "-o", tmp_path / "x.png"], capsys)
+    assert "--direction" in _fail(["render", rosinality_pt, "--seed", 1, "--layers", "coarse", "-o",
+                                   tmp_path / "x.png"], capsys)
+    assert GeneratorConfig  # imported for readability of the layout above
+
+
+def test_direction_cli(tmp_path, capsys):
+    styledomain_file(tmp_path / "d.pt", TINY.channels, seed=8, style_latents=torch.randn(1, 3, 16))
+    run_ok(["direction", "import", tmp_path / "d.pt", tmp_path / "d.safetensors", "--name", "Pixar",
+            "--license", "CC0"], capsys)
+    out = capsys.readouterr().out
+    assert "Pixar" in out and "style latents" in out
+    run_ok(["direction", "info", tmp_path / "d.safetensors", "--json"], capsys)
+    info = json.loads(capsys.readouterr().out)
+    assert info["name"] == "Pixar" and info["channels"] == 16 + 16 + 16 + 16 + 12 + 12 + 8
+    assert info["kind"] == "s_delta" and info["license"] == "CC0" and info["style_latents"] == [1, 3, 16]
+    run_ok(["direction", "sparsify", tmp_path / "d.safetensors", tmp_path / "s.safetensors", "--keep", "25"], capsys)
+    assert "kept 25.0%" in capsys.readouterr().out
+    run_ok(["direction", "info", tmp_path / "s.safetensors", "--json"], capsys)
+    assert json.loads(capsys.readouterr().out)["nonzero_fraction"] == pytest.approx(24 / 96)
+    run_ok(["direction", "info", tmp_path / "d.pt"], capsys)
+    assert "conv1_resolution_32" in capsys.readouterr().out
+    assert "--keep" in _fail(["direction", "sparsify", tmp_path / "d.pt", tmp_path / "z.safetensors", "--keep", "0"],
+                             capsys)
+    torch.save({"model_type": "parametrization", "patch_key": "s_delta",
+                "state_dict": {"heads.conv_0.params_in": torch.full((1, 16), float("nan"))}}, tmp_path / "nan.pt")
+    assert "NaN" in _fail(["direction", "import", tmp_path / "nan.pt", tmp_path / "n.safetensors"], capsys)
+    assert not (tmp_path / "n.safetensors").exists()
