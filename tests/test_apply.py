@@ -207,3 +207,32 @@ def test_direction_cli(tmp_path, capsys):
                 "state_dict": {"heads.conv_0.params_in": torch.full((1, 16), float("nan"))}}, tmp_path / "nan.pt")
     assert "NaN" in _fail(["direction", "import", tmp_path / "nan.pt", tmp_path / "n.safetensors"], capsys)
     assert not (tmp_path / "n.safetensors").exists()
+
+
+def test_photo_input_inverts_records_source_and_pastes_back(tmp_path, rosinality_pt, capsys):
+    from engine.checkpoints.fileinfo import sha256_of
+
+    styledomain_file(tmp_path / "d.pt", TINY.channels, seed=6)
+    run_ok(["render", rosinality_pt, "--seed", 3, "--direction", tmp_path / "d.pt", "--save-recipe",
+            tmp_path / "r.json", "-o", tmp_path / "seed.png"], capsys)
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 255, (80, 104, 3), dtype=np.uint8))
+    photo.paste(Image.open(tmp_path / "seed.png").resize((64, 64)), (20, 8))
+    photo.save(tmp_path / "photo.png")
+    run_ok(["apply", "--recipe", tmp_path / "r.json", tmp_path / "photo.png", "--aligned", "--steps", 2,
+            "-o", tmp_path / "a.png"], capsys)
+    rec = load_recipe(tmp_path / "a.png")
+    assert rec.source.photo_sha256 == sha256_of(tmp_path / "photo.png")
+    assert rec.source.inversion["steps"] == 2 and rec.source.inversion["aligned"] is True
+    assert rec.latent.kind == "inline" and len(rec.latent.w_plus) == TINY.num_ws
+    assert pixels(tmp_path / "a.png").shape == (32, 32, 3)
+    run_ok(["apply", "--recipe", tmp_path / "a.png", "-o", tmp_path / "b.png"], capsys)
+    assert np.array_equal(pixels(tmp_path / "b.png"), pixels(tmp_path / "a.png"))
+    run_ok(["apply", "--recipe", tmp_path / "r.json", tmp_path / "photo.png", "--centre-crop", "--steps", 1,
+            "--paste-back", "-o", tmp_path / "c.png"], capsys)
+    full = pixels(tmp_path / "c.png")
+    assert full.shape == (80, 104, 3)
+    rec = load_recipe(tmp_path / "c.png")
+    assert rec.paste_back and rec.source.alignment["method"] == "centre-crop"
+    assert np.array_equal(full[0, 0], np.asarray(photo)[0, 0])  # outside the crop the photo is untouched
+    assert "photo" in _fail(["apply", "--recipe", tmp_path / "c.png", "-o", tmp_path / "x.png"], capsys)

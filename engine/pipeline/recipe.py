@@ -3,7 +3,8 @@
 Version 1 (``{"format": "styledomain.recipe", "version": 1, ...}``)::
 
     generator    {name, sha256, layout_fingerprint, file}   file = path hint (relative to the recipe)
-    source       null | {photo_sha256, alignment (object from the alignment step), face_index}
+    source       null | {photo_sha256, alignment (object from the alignment step), face_index,
+                         inversion (object: encoder, steps, aligned, ...)}
     latent       {"kind": "seed", "seed": N}                          NVIDIA generate.py z of seed N
                | {"kind": "inline", "w_plus": [[...] * w_dim] * num_ws}  W+ before truncation
                | {"kind": "file", "file": "x.npy", "sha256": "..."}      sidecar .npy / .safetensors
@@ -78,6 +79,7 @@ class SourcePhoto:
     photo_sha256: str
     alignment: dict | None = None
     face_index: int | None = None
+    inversion: dict | None = None
 
 
 @dataclass
@@ -260,12 +262,12 @@ class _Parser:
     def source(self, d) -> SourcePhoto | None:
         if d is None:
             return None
-        self.obj(d, "source", {"photo_sha256"}, {"alignment", "face_index"})
-        align = d.get("alignment")
-        if align is not None and not isinstance(align, dict):
-            self.fail("source.alignment must be an object or null")
-        return SourcePhoto(self.str_(d["photo_sha256"], "source.photo_sha256"), align,
-                           self.int_(d.get("face_index"), "source.face_index", allow_none=True))
+        self.obj(d, "source", {"photo_sha256"}, {"alignment", "face_index", "inversion"})
+        for key in ("alignment", "inversion"):
+            if d.get(key) is not None and not isinstance(d[key], dict):
+                self.fail(f"source.{key} must be an object or null")
+        return SourcePhoto(self.str_(d["photo_sha256"], "source.photo_sha256"), d.get("alignment"),
+                           self.int_(d.get("face_index"), "source.face_index", allow_none=True), d.get("inversion"))
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe:
