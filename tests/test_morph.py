@@ -100,3 +100,31 @@ def test_cancel_and_bad_output(tmp_path):
         save_animation([], tmp_path / "x.gif")
     with pytest.raises(UserError):
         save_animation([img], tmp_path / "x.gif", duration_ms=0)
+
+
+def test_morph_cli_keyframes_and_pad_path(tmp_path, rosinality_pt, capsys):
+    from engine.cli.main import main
+
+    styledomain_file(tmp_path / "a.pt", TINY.channels, seed=1)
+    styledomain_file(tmp_path / "b.pt", TINY.channels, kind="cin_mult", seed=2, scale=0.3)
+    code = main(["direction", "morph", str(rosinality_pt), "--seed", "4", "--direction", str(tmp_path / "a.pt"),
+                 "--direction", str(tmp_path / "b.pt"), "--frames", "5", "--duration", "50", "--from-original",
+                 "--png-dir", str(tmp_path / "seq"), "-o", str(tmp_path / "m.gif")])
+    assert code == 0, capsys.readouterr().err
+    with Image.open(tmp_path / "m.gif") as im:
+        assert im.n_frames == 5
+    first = np.asarray(Image.open(tmp_path / "seq" / "frame_0000.png"))
+    assert main(["render", str(rosinality_pt), "--seed", "4", "-o", str(tmp_path / "plain.png")]) == 0
+    assert np.array_equal(first, np.asarray(Image.open(tmp_path / "plain.png")))  # starts unedited
+    mid = np.asarray(Image.open(tmp_path / "seq" / "frame_0002.png"))  # weights (1, 0): direction a alone
+    assert main(["render", str(rosinality_pt), "--seed", "4", "--direction", str(tmp_path / "a.pt"),
+                 "-o", str(tmp_path / "a.png")]) == 0
+    assert np.array_equal(mid, np.asarray(Image.open(tmp_path / "a.png")))
+    code = main(["direction", "morph", str(rosinality_pt), "--seed", "4", "--direction", str(tmp_path / "a.pt"),
+                 "--direction", str(tmp_path / "b.pt"), "--direction", str(tmp_path / "a.pt"), "--frames", "3",
+                 "--pad-path", "1,0;-0.5,0.866", "--size", "16", "-o", str(tmp_path / "p.webp")])
+    assert code == 0, capsys.readouterr().err
+    with Image.open(tmp_path / "p.webp") as im:
+        assert im.n_frames == 3 and im.size == (16, 16)
+    assert main(["direction", "morph", str(rosinality_pt), "--seed", "4", "--direction", str(tmp_path / "a.pt"),
+                 "--pad-path", "oops", "-o", str(tmp_path / "q.gif")]) == 2

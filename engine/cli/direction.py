@@ -5,6 +5,12 @@
   with ``--model`` the direction must fit that generator.
 * ``info FILE [--json]``: kind, layout, per-layer norms, metadata.
 * ``sparsify IN OUT.safetensors --keep PERCENT``: keep the top PERCENT % of channels by |d| (global).
+* ``morph MODEL (--seed N | --latent FILE) --direction A --direction B ... -o out.webp|.gif
+  [--frames N] [--duration MS] [--png-dir DIR] [--pad-path "x,y;x,y;..."] [--from-original] [--loop]``:
+  an animation through the directions. Without ``--pad-path`` the frames visit each direction in turn
+  (keyframes of one-hot weights); with it the puck moves along the path on the blend pad, whose
+  anchors are the unit square's corners (0,0), (1,0), (0,1), (1,1) for 4 directions (bilinear), or
+  evenly spaced on the unit circle otherwise (inverse-distance weights).
 """
 
 from __future__ import annotations
@@ -49,6 +55,26 @@ def register(sub) -> None:
     sp.add_argument("--keep", type=float, required=True, metavar="PERCENT",
                     help="percentage of channels to keep, by magnitude across all layers (0 < PERCENT <= 100)")
     sp.set_defaults(handler=run_sparsify)
+
+    mo = acts.add_parser("morph", help="animate a seed or latent through several directions (WebP/GIF, PNGs)")
+    mo.add_argument("model", metavar="MODEL")
+    src = mo.add_mutually_exclusive_group(required=True)
+    src.add_argument("--seed", type=int, help="NVIDIA generate.py seed")
+    src.add_argument("--latent", help="W+ latent (.npy float32 [num_ws, w_dim] or .safetensors key w_plus)")
+    mo.add_argument("--direction", action="append", required=True, metavar="FILE", help="direction; repeatable")
+    mo.add_argument("--frames", type=int, default=24, help="number of frames (default 24)")
+    mo.add_argument("--duration", type=int, default=80, help="milliseconds per frame (default 80)")
+    mo.add_argument("--strength", type=float, default=1.0, help="global direction strength (default 1)")
+    mo.add_argument("--layers", default="all", metavar="SEL", help="layer selection (as render --layers)")
+    mo.add_argument("--psi", type=float, default=1.0, help="truncation psi (default 1)")
+    mo.add_argument("--size", type=int, default=None, help="frame size (a lower synthesis resolution stops early)")
+    mo.add_argument("--pad-path", default=None, metavar="X,Y;X,Y;...", help="puck path on the blend pad")
+    mo.add_argument("--from-original", action="store_true", help="start from the unedited image (keyframe mode)")
+    mo.add_argument("--loop", action="store_true", help="return to the first keyframe at the end")
+    mo.add_argument("--png-dir", default=None, help="also write the frames as PNGs into this folder")
+    mo.add_argument("-o", "--output", required=True, help="output .webp or .gif")
+    add_device_arg(mo)
+    mo.set_defaults(handler=run_morph)
 
 
 def _raw():
@@ -121,4 +147,86 @@ def run_sparsify(args) -> int:
     save_direction(sparse, out)
     n = int(d.covered_mask().sum())
     print(f"wrote {out}: kept {kept:.1%} of {n} channels ({round(kept * n)} nonzero at most)")
+    return 0
+
+
+def pad_anchors(n: int) -> list[tuple[float, float]]:
+    """Unit-square corners for 4 anchors, else n points evenly on the unit circle (first at angle 0)."""
+    import math
+
+    if n == 4:
+        return [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]
+    return [(math.cos(2 * math.pi * i / n), math.sin(2 * math.pi * i / n)) for i in range(n)]
+
+
+def parse_pad_path(text: str) -> list[tuple[float, float]]:
+    try:
+        pts = [tuple(float(v) for v in p.split(",")) for p in text.replace(" ", "").split(";") if p]
+    except ValueError:
+        pts = []
+    if not pts or any(len(p) != 2 for p in pts):
+        raise UserError(f"--pad-path must look like 'x,y;x,y;...', got {text!r}")
+    return pts  # type: ignore[return-value]
+
+
+def run_morph(args) -> int:
+    import torch
+
+    from engine.domains.blend import DirectionTerm, build_edit
+    from engine.domains.blendpad import BlendPad
+    from engine.domains.layers import validate_spec
+    from engine.domains.morph import (
+        ANIMATION_SUFFIXES,
+        render_frames,
+        save_animation,
+        save_png_sequence,
+        weights_along_path,
+        weights_from_keyframes,
+    )
+    from engine.pipeline.recipe_render import check_latent_fits, load_latent_file
+    from engine.pipeline.render import to_pil, w_plus_from_seed
+
+    out = output_path(args.output, ANIMATION_SUFFIXES)
+    layers = validate_spec(args.layers)
+    if args.frames < 1:
+        raise UserError(f"--frames must be at least 1, got {args.frames}")
+    loaded = load_model_arg(args.model, args.device)
+    gen = loaded.generator
+    layout = style_layout(gen.config)
+    dirs = [load_direction(p) for p in args.direction]
+    for d, p in zip(dirs, args.direction, strict=True):
+        check_fits(d, layout, p)
+    n = len(dirs)
+    if args.pad_path:
+        weights = weights_along_path(BlendPad(pad_anchors(n)), parse_pad_path(args.pad_path), args.frames)
+    else:
+        keys = [[1.0 if i == j else 0.0 for i in range(n)] for j in range(n)]
+        if args.from_original:
+            keys.insert(0, [0.0] * n)
+        if args.loop:
+            keys.append(list(keys[0]))
+        weights = weights_from_keyframes(keys, args.frames)
+    if args.latent:
+        w = load_latent_file(args.latent)
+        check_latent_fits(w, loaded, args.latent)
+        w_plus = gen.truncate(w.to(gen.w_avg.device).unsqueeze(0), args.psi)
+    else:
+        w_plus = w_plus_from_seed(gen, args.seed, args.psi)
+    size = args.size or gen.config.size
+    early = size if size in gen.config.resolutions else None
+    with torch.no_grad():
+        styles = gen.styles(w_plus)
+
+    def render(ws):
+        edit = build_edit([DirectionTerm(d, c, layers, p) for d, c, p in zip(dirs, ws, args.direction, strict=True)],
+                          layout, args.strength)
+        with torch.no_grad():
+            return to_pil(edit.synthesize(gen, styles, max_resolution=early), size)
+
+    frames = render_frames(weights, render)
+    save_animation(frames, out, args.duration)
+    if args.png_dir:
+        save_png_sequence(frames, args.png_dir)
+    extra = f" and {len(frames)} PNGs in {args.png_dir}" if args.png_dir else ""
+    print(f"wrote {out} ({len(frames)} frames, {args.duration} ms each){extra}")
     return 0
