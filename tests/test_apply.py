@@ -236,3 +236,53 @@ def test_photo_input_inverts_records_source_and_pastes_back(tmp_path, rosinality
     assert rec.paste_back and rec.source.alignment["method"] == "centre-crop"
     assert np.array_equal(full[0, 0], np.asarray(photo)[0, 0])  # outside the crop the photo is untouched
     assert "photo" in _fail(["apply", "--recipe", tmp_path / "c.png", "-o", tmp_path / "x.png"], capsys)
+
+
+def test_sidecar_latent_and_changed_files(tmp_path, rosinality_pt, capsys):
+    from engine.checkpoints.fileinfo import sha256_of
+
+    styledomain_file(tmp_path / "d.pt", TINY.channels, seed=4)
+    run_ok(["render", rosinality_pt, "--seed", 2, "--direction", tmp_path / "d.pt", "--save-recipe",
+            tmp_path / "r.json", "-o", tmp_path / "render.png"], capsys)
+    gen = load_generator(rosinality_pt).generator
+    with torch.no_grad():
+        w_plus = gen.mapping(torch.from_numpy(z_from_seed(2, TINY.style_dim)).float()).repeat(TINY.num_ws, 1)
+    np.save(tmp_path / "side.npy", w_plus.numpy())
+    d = json.loads((tmp_path / "r.json").read_text())
+    d["latent"] = {"kind": "file", "file": "side.npy", "sha256": sha256_of(tmp_path / "side.npy")}
+    (tmp_path / "side.json").write_text(json.dumps(d))
+    run_ok(["apply", "--recipe", tmp_path / "side.json", "-o", tmp_path / "side.png"], capsys)
+    assert np.array_equal(pixels(tmp_path / "side.png"), pixels(tmp_path / "render.png"))
+    assert load_recipe(tmp_path / "side.png").latent.kind == "inline"  # the PNG travels alone
+    np.save(tmp_path / "side.npy", w_plus.numpy() * 2)  # edited after the recipe was written
+    err = _fail(["apply", "--recipe", tmp_path / "side.json", "-o", tmp_path / "x.png"], capsys)
+    assert "side.npy has other contents" in err
+    styledomain_file(tmp_path / "d.pt", TINY.channels, seed=5)  # direction file replaced
+    err = _fail(["apply", "--recipe", tmp_path / "r.json", "-o", tmp_path / "x.png"], capsys)
+    assert "direction 'd'" in err and "other contents" in err
+    d = json.loads((tmp_path / "r.json").read_text())
+    d["directions"][0].update(sha256=sha256_of(tmp_path / "d.pt"), style_mix=0.5)
+    (tmp_path / "mix.json").write_text(json.dumps(d))
+    assert "style latents" in _fail(["apply", "--recipe", tmp_path / "mix.json", "-o", tmp_path / "x.png"], capsys)
+
+
+def test_recipe_style_latent_mix(tmp_path, rosinality_pt, capsys):
+    lat = torch.randn(1, 3, TINY.style_dim, generator=torch.Generator().manual_seed(0))
+    heads = styledomain_file(tmp_path / "mtg.pt", TINY.channels, seed=9, style_latents=lat)
+    run_ok(["render", rosinality_pt, "--seed", 6, "--psi", 0.8, "--direction", tmp_path / "mtg.pt",
+            "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "plain.png"], capsys)
+    d = json.loads((tmp_path / "r.json").read_text())
+    d["directions"][0]["style_mix"] = 0.5
+    (tmp_path / "mix.json").write_text(json.dumps(d))
+    run_ok(["apply", "--recipe", tmp_path / "mix.json", "-o", tmp_path / "mix.png"], capsys)
+    gen = load_generator(rosinality_pt).generator
+    with torch.no_grad():
+        w = w_plus_from_seed(gen, 6, 0.8).clone()
+        w[:, -3:] = 0.5 * lat + 0.5 * w[:, -3:]
+        styles = gen.styles(w)
+        for k, idx in enumerate(conv_positions(3)):
+            styles[idx] = styles[idx] + heads[k]
+        img = gen.synthesize(styles, "const")
+    got = pixels(tmp_path / "mix.png").astype(int)
+    assert np.abs(got - to_uint8(img)[0].astype(int)).max() <= 1
+    assert not np.array_equal(pixels(tmp_path / "mix.png"), pixels(tmp_path / "plain.png"))

@@ -127,6 +127,7 @@ def run(args) -> int:
         if inp.suffix.lower() in LATENT_SUFFIXES:
             w_plus = load_latent_file(inp)
             check_latent_fits(w_plus, res.loaded, inp)
+            source = None  # a latent from elsewhere: the recipe's photo record no longer applies
         elif inp.suffix.lower() in PHOTO_SUFFIXES:
             w_plus, source = invert_photo_input(inp, res.loaded, args, recipe, device)
             photo = inp

@@ -20,7 +20,6 @@ covered layer, optional ``style_latents`` [1, k, w_dim] (MTG reference latents) 
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -248,7 +247,3 @@ def norm_summary(direction: Direction) -> list[dict]:
                      "norm": float(v.norm()), "max_abs": float(v.abs().max()) if v.numel() else 0.0,
                      "nonzero": int(v.ne(0).sum())})
     return rows
-
-
-def is_finite_number(x: float) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

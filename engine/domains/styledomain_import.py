@@ -14,7 +14,6 @@ rebuilt from the head widths (``sg2_params`` is cross-checked when present).
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
@@ -136,7 +135,3 @@ def load_styledomain_direction(path: Path) -> Direction:
     from engine.checkpoints.rosinality import torch_load_safely
 
     return direction_from_styledomain_dict(torch_load_safely(path), path)
-
-
-def is_power_of_two(n: int) -> bool:
-    return n > 0 and math.log2(n) == int(math.log2(n))

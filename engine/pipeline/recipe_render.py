@@ -34,8 +34,12 @@ LATENT_SUFFIXES = (".npy", ".safetensors")
 SEARCH_SUFFIXES = (".pt", ".pth", ".pkl", ".safetensors", ".npy")
 
 
-def find_file(sha256: str, hint: str, base_dir: Path | None, search_dirs: Sequence[Path]) -> Path | None:
-    """Locate a file by hint and sha256 (see module docstring); None when nowhere."""
+def find_file(sha256: str, hint: str, base_dir: Path | None, search_dirs: Sequence[Path],
+              mismatched: list[Path] | None = None) -> Path | None:
+    """Locate a file by hint and sha256 (see module docstring); None when nowhere.
+
+    Files found by name whose sha256 differs are appended to ``mismatched`` (for the error message).
+    """
     candidates: list[Path] = []
     if hint:
         h = Path(hint)
@@ -45,14 +49,23 @@ def find_file(sha256: str, hint: str, base_dir: Path | None, search_dirs: Sequen
             candidates.append(base_dir / h)
         candidates += [Path(d) / h.name for d in search_dirs]
     for c in candidates:
-        if c.is_file() and (not sha256 or sha256_of(c) == sha256):
+        if not c.is_file():
+            continue
+        if not sha256 or sha256_of(c) == sha256:
             return c
+        if mismatched is not None:
+            mismatched.append(c)
     if sha256:
         for d in search_dirs:
             for c in sorted(Path(d).glob("*")):
                 if c.suffix.lower() in SEARCH_SUFFIXES and c.is_file() and sha256_of(c) == sha256:
                     return c
     return None
+
+
+def _not_found(what: str, sha: str, mismatched: list[Path], advice: str) -> UserError:
+    other = f"; {mismatched[0]} has other contents (sha256 differs)" if mismatched else ""
+    return UserError(f"{what} (sha256 {_short(sha)}) not found{other}: {advice}")
 
 
 def _short(sha: str) -> str:
@@ -63,10 +76,11 @@ def resolve_model(ref: GeneratorRef, base_dir: Path | None, search_dirs: Sequenc
                   explicit: str | os.PathLike | None = None, device: str = "cpu") -> tuple[LoadedGenerator, list[str]]:
     """Load the recipe's generator; returns it and notes (e.g. "different weights than recorded")."""
     notes: list[str] = []
-    path = Path(explicit) if explicit else find_file(ref.sha256, ref.file, base_dir, search_dirs)
+    mismatched: list[Path] = []
+    path = Path(explicit) if explicit else find_file(ref.sha256, ref.file, base_dir, search_dirs, mismatched)
     if path is None:
-        raise UserError(f"model {ref.name!r} (layout fingerprint {ref.layout_fingerprint}, sha256 "
-                        f"{_short(ref.sha256)}) not found: pass --model FILE or put it next to the recipe")
+        raise _not_found(f"model {ref.name!r} (layout fingerprint {ref.layout_fingerprint})", ref.sha256,
+                         mismatched, "pass --model FILE or put it next to the recipe")
     loaded = load_generator(path, device=device)
     fp = layout_fingerprint(style_layout(loaded.generator.config))
     if fp != ref.layout_fingerprint:
@@ -79,18 +93,23 @@ def resolve_model(ref: GeneratorRef, base_dir: Path | None, search_dirs: Sequenc
 
 
 def resolve_direction(ref: DirectionRef, base_dir: Path | None, search_dirs: Sequence[Path]) -> tuple[Direction, Path]:
-    path = find_file(ref.sha256, ref.file, base_dir, search_dirs)
+    mismatched: list[Path] = []
+    path = find_file(ref.sha256, ref.file, base_dir, search_dirs, mismatched)
     if path is None:
-        raise UserError(f"direction {ref.name!r} (sha256 {_short(ref.sha256)}) not found: put it next to the "
-                        "recipe or pass --search DIR")
-    return load_direction(path), path
+        raise _not_found(f"direction {ref.name!r}", ref.sha256, mismatched,
+                         "put it next to the recipe or pass --search DIR")
+    d = load_direction(path)
+    if ref.style_mix and d.style_latents is None:
+        raise FileProblem(path, f"the recipe mixes style latents from direction {ref.name!r}, which has none")
+    return d, path
 
 
 def resolve_delta(ref: DeltaRef, base_dir: Path | None, search_dirs: Sequence[Path]) -> tuple[ParamDelta, Path]:
-    path = find_file(ref.sha256, ref.file, base_dir, search_dirs)
+    mismatched: list[Path] = []
+    path = find_file(ref.sha256, ref.file, base_dir, search_dirs, mismatched)
     if path is None:
-        raise UserError(f"parameter delta {ref.name!r} (sha256 {_short(ref.sha256)}) not found: put it next "
-                        "to the recipe or pass --search DIR")
+        raise _not_found(f"parameter delta {ref.name!r}", ref.sha256, mismatched,
+                         "put it next to the recipe or pass --search DIR")
     return load_param_delta(path), path
 
 
@@ -178,9 +197,10 @@ def recipe_latent(res: ResolvedRecipe, override: torch.Tensor | None = None) -> 
         w = torch.tensor(lat.w_plus, dtype=torch.float32)
         check_latent_fits(w, res.loaded, "recipe latent")
         return w
-    path = find_file(lat.sha256, lat.file, res.base_dir, res.search_dirs)
+    mismatched: list[Path] = []
+    path = find_file(lat.sha256, lat.file, res.base_dir, res.search_dirs, mismatched)
     if path is None:
-        raise UserError(f"latent file {lat.file!r} (sha256 {_short(lat.sha256)}) not found next to the recipe")
+        raise _not_found(f"latent file {lat.file!r}", lat.sha256, mismatched, "put it next to the recipe")
     w = load_latent_file(path)
     check_latent_fits(w, res.loaded, path)
     return w
