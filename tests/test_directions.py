@@ -267,3 +267,26 @@ def test_bad_native_files(tmp_path):
     (tmp_path / "text.safetensors").write_text("hello")
     with pytest.raises(FileProblem):
         load_direction(tmp_path / "text.safetensors")
+
+
+def test_direction_covering_torgb(tmp_path, gen):
+    from engine.domains import Direction
+
+    layout = style_layout(TINY)
+    total = sum(lay.channels for lay in layout)
+    values = torch.randn(total, generator=torch.Generator().manual_seed(0)) * 0.3
+    d = Direction(layout, values, name="full", covers_torgb=True)
+    save_direction(d, tmp_path / "full.safetensors")
+    back = load_direction(tmp_path / "full.safetensors")
+    assert back.covers_torgb and torch.equal(back.values, values)
+    styles = _styles(gen)
+    got = build_edit([DirectionTerm(back)], layout, 0.5).styles(styles)
+    pos = 0
+    for s, g in zip(styles, got, strict=True):  # every layer, toRGB included, moves by 0.5 * d
+        width = s.shape[1]
+        assert torch.allclose(g, s + 0.5 * values[pos : pos + width], atol=1e-6)
+        pos += width
+    with pytest.raises(UserError, match="toRGB"):
+        Direction(layout, values, covers_torgb=False)
+    with pytest.raises(UserError, match="conv layers only"):
+        Direction(layout, values, kind="cin_mult", covers_torgb=True)
