@@ -89,7 +89,7 @@ def train_encoder(gen: Generator, cfg: SmallEncoderConfig | None = None,
     t0 = time.perf_counter()
     done, last = 0, {}
     for step in range(s.steps):
-        if is_cancelled(cancel) or (s.time_limit and time.perf_counter() - t0 > s.time_limit):
+        if is_cancelled(cancel) or (s.time_limit is not None and time.perf_counter() - t0 >= s.time_limit):
             break
         for g in opt.param_groups:
             g["lr"] = s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / s.steps)))

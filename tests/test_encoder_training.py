@@ -1,0 +1,140 @@
+"""Small per-generator encoder: training beats w_avg, file round trip, discovery, train-encoder CLI."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import make_generator
+
+from engine.checkpoints import load_generator, save_native
+from engine.checkpoints.errors import ModelFileError
+from engine.cli.main import main
+from engine.errors import UserError
+from engine.inversion import check_encoder_fits, find_default_encoder, load_encoder
+from engine.inversion.encoder_training import (
+    EncoderTrainingSettings,
+    evaluate_encoder,
+    sample_w_plus,
+    train_encoder,
+)
+from engine.inversion.small_encoder import SmallEncoder, SmallEncoderConfig, save_encoder
+from engine.stylespace import layout_fingerprint, style_layout
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return make_generator()
+
+
+def small_cfg(gen) -> SmallEncoderConfig:
+    return SmallEncoderConfig(input_size=32, num_ws=gen.num_ws, w_dim=gen.config.style_dim, base_width=8,
+                              max_width=32, hidden=64)
+
+
+@pytest.fixture(scope="module")
+def trained(gen):
+    return train_encoder(gen, small_cfg(gen), EncoderTrainingSettings(steps=60, batch=8, lr=3e-3))
+
+
+def test_untrained_encoder_returns_w_avg(gen):
+    enc = SmallEncoder(small_cfg(gen), gen.w_avg, torch.ones(gen.config.style_dim))
+    out = enc.encode(torch.rand(2, 3, 32, 32))
+    assert torch.allclose(out, gen.w_avg.expand(2, gen.num_ws, -1))
+
+
+def test_trained_encoder_beats_w_avg_on_held_out_samples(gen, trained):
+    enc, summary = trained
+    assert summary["steps_done"] == 60
+    q = evaluate_encoder(gen, enc, n=16)  # other seed than training
+    assert q["mse"] < 0.6 * q["mse_w_avg"]
+    assert q["psnr"] > q["psnr_w_avg"] + 2
+
+
+def test_style_mixing_samples(gen):
+    rng = torch.Generator().manual_seed(0)
+    wp = sample_w_plus(gen, 64, rng, psi_min=0.6, mix_prob=1.0)
+    changes = (wp[:, 1:] - wp[:, :-1]).abs().amax(-1) > 0  # where the row changes
+    assert bool(changes.any(1).all())  # every sample is mixed once
+    assert int(changes.sum(1).max()) == 1
+    plain = sample_w_plus(gen, 8, rng, mix_prob=0.0)
+    assert torch.equal(plain, plain[:, :1].expand_as(plain))
+
+
+def test_training_honours_time_limit_and_cancel(gen):
+    _, summary = train_encoder(gen, small_cfg(gen), EncoderTrainingSettings(steps=1000, batch=2, time_limit=0.0))
+    assert summary["steps_done"] == 0
+    calls = []
+    _, summary = train_encoder(gen, small_cfg(gen), EncoderTrainingSettings(steps=1000, batch=2),
+                               progress=lambda s, t, losses: calls.append(s), cancel=lambda: len(calls) >= 2)
+    assert summary["steps_done"] == 2
+
+
+def test_file_round_trip_and_checks(tmp_path, gen, trained):
+    enc, _ = trained
+    fp = layout_fingerprint(style_layout(gen.config))
+    path = tmp_path / "enc.safetensors"
+    save_encoder(enc, path, generator_fingerprint=fp, generator_sha256="abc", generator_name="tiny")
+    loaded = load_encoder(path)
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.allclose(loaded.encode(x), enc.encode(x))
+    assert loaded.meta["generator_fingerprint"] == fp
+    assert check_encoder_fits(loaded, gen, "abc") == []
+    notes = check_encoder_fits(loaded, gen, "other-sha")
+    assert notes and "another model file" in notes[0]
+    wrong = tmp_path / "wrong.safetensors"
+    save_encoder(enc, wrong, generator_fingerprint="0123456789abcdef", generator_sha256="abc")
+    with pytest.raises(UserError, match="different layer layout"):
+        check_encoder_fits(load_encoder(wrong), gen)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    with pytest.raises(ModelFileError):
+        load_encoder(junk)
+
+
+def test_default_encoder_found_beside_the_model(tmp_path, gen, trained):
+    model = tmp_path / "tiny.safetensors"
+    save_native(gen, model)
+    loaded = load_generator(model)
+    assert find_default_encoder(gen, loaded.sha256, model) is None
+    enc, _ = trained
+    fp = layout_fingerprint(style_layout(gen.config))
+    save_encoder(enc, tmp_path / "tiny-encoder.safetensors", generator_fingerprint=fp,
+                 generator_sha256=loaded.sha256)
+    assert find_default_encoder(gen, loaded.sha256, model) == tmp_path / "tiny-encoder.safetensors"
+
+
+def test_train_encoder_cli(tmp_path, gen, capsys):
+    model = tmp_path / "tiny.safetensors"
+    save_native(gen, model)
+    out = tmp_path / "enc.safetensors"
+    code = main(["train-encoder", str(model), "-o", str(out), "--steps", "3", "--size", "32", "--batch", "2",
+                 "--width", "8", "--device", "cpu"])
+    assert code == 0 and out.is_file()
+    enc = load_encoder(out)
+    assert (enc.num_ws, enc.w_dim, enc.input_size) == (gen.num_ws, gen.config.style_dim, 32)
+    assert enc.meta["generator_sha256"] == load_generator(model).sha256
+    assert "held-out PSNR" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-o", "{tmp}/enc.pt"], "must end in .safetensors"),
+    (["-o", "{tmp}/enc.safetensors", "--steps", "0"], "--steps must be >= 1"),
+    (["-o", "{tmp}/enc.safetensors", "--size", "48"], "power of two"),
+    (["-o", "{tmp}/missing/enc.safetensors"], "does not exist"),
+])
+def test_train_encoder_cli_refusals(tmp_path, gen, capsys, argv, message):
+    model = tmp_path / "tiny.safetensors"
+    save_native(gen, model)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(["train-encoder", str(model), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.safetensors"]
