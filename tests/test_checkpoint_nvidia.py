@@ -359,3 +359,14 @@ def test_raw_pickles_are_routed_by_content_not_suffix(tmp_path, nv_pickle, tiny_
     torch.save({"g_ema": tiny_generator.state_dict(), "latent_avg": tiny_generator.w_avg},
                legacy, _use_new_zipfile_serialization=False)
     assert load_generator(legacy).source_format == "rosinality"
+
+
+def test_bare_generator_pickle(tmp_path, nv_generator):
+    path = tmp_path / "G_ema_only.pkl"
+    with nvidia_globals(), open(path, "wb") as f:
+        pickle.dump(nv_generator, f, protocol=4)
+    gen, fmt, _ = load_nvidia_pickle(path)
+    assert fmt == "nvidia" and gen.config.size == 32
+    with nvidia_globals(), open(path, "wb") as f:
+        pickle.dump(nv_generator.mapping, f, protocol=4)
+    _assert_refused(path, "single 'MappingNetwork' network")

@@ -45,6 +45,10 @@ def load_nvidia_pickle(path: Path) -> tuple[Generator, str, dict]:
         meta["pickle_keys"] = sorted(str(k) for k in data)
         meta["training_set_kwargs"] = plain(data.get("training_set_kwargs"))
         return gen, "nvidia", meta
+    if isinstance(data, PersistentRecord) and data.class_name == "Generator":  # a bare pickled G_ema
+        gen, meta = convert_pytorch_generator(path, data)
+        meta["pickle_keys"] = []
+        return gen, "nvidia", meta
     raise ModelFileError(path, f"not an NVIDIA StyleGAN2 network pickle (it holds {_describe(data)})")
 
 
