@@ -295,3 +295,24 @@ def test_direction_covering_torgb(tmp_path, gen):
         Direction(layout, values, covers_torgb=False)
     with pytest.raises(UserError, match="conv layers only"):
         Direction(layout, values, kind="cin_mult", covers_torgb=True)
+
+
+def test_ffhq_1024_styledomain_file_layout(tmp_path):
+    """The released shape table (conv_0..9: 512, 10-11: 256, 12-13: 128, 14-15: 64, 16: 32) fits config-f."""
+    widths = [512] * 10 + [256] * 2 + [128] * 2 + [64] * 2 + [32]
+    g = torch.Generator().manual_seed(0)
+    heads = {f"heads.conv_{k}.params_in": torch.randn(1, c, generator=g) for k, c in enumerate(widths)}
+    torch.save({"model_type": "parametrization", "patch_key": "s_delta", "state_dict": heads,
+                "sg2_params": {"img_size": 1024, "channel_multiplier": 2}, "da_type": "td"}, tmp_path / "joker.pt")
+    d = load_direction(tmp_path / "joker.pt")
+    ffhq = style_layout(GeneratorConfig())
+    check_fits(d, ffhq)
+    assert int(d.covered_mask().sum()) == 6048 and d.values.numel() == 9088
+    conv_s_indices = [0, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23, 24]  # formats.md 3.1
+    for k, idx in enumerate(conv_s_indices):
+        lay = ffhq[idx]
+        assert torch.equal(d.values[lay.offset : lay.offset + lay.channels], heads[f"heads.conv_{k}.params_in"][0])
+    torch.save({"model_type": "parametrization", "patch_key": "s_delta", "state_dict": heads,
+                "sg2_params": {"img_size": 512}}, tmp_path / "liar.pt")
+    with pytest.raises(FileProblem, match="512 px"):
+        load_direction(tmp_path / "liar.pt")
