@@ -33,7 +33,8 @@ class GeneratorConfig:
     channels: dict[int, int] = field(default_factory=lambda: default_channels(1024))
     lr_mlp: float = 0.01
     blur_kernel: tuple[int, ...] = (1, 3, 3, 1)
-    #: NVIDIA ``conv_clamp``: activations clamped to +-conv_clamp*sqrt(2), toRGB to +-conv_clamp.
+    #: NVIDIA ``conv_clamp``: conv activations (after bias, lrelu and the sqrt(2) gain) and toRGB outputs
+    #: clamped to +-conv_clamp.
     conv_clamp: float | None = None
     #: ``"rosinality"`` (TF): eps added to sum((scale*w*s)^2); ``"nvidia"``: eps added to sum((w*s)^2).
     demod_eps_mode: str = "rosinality"

@@ -164,12 +164,16 @@ class NoiseInjection(nn.Module):
 
 
 class BiasedActivation(nn.Module):
-    """Bias + leaky ReLU * sqrt(2) (rosinality's ``FusedLeakyReLU``), with NVIDIA's optional clamp."""
+    """Bias + leaky ReLU * sqrt(2) (rosinality's ``FusedLeakyReLU``), with NVIDIA's optional clamp.
+
+    NVIDIA's ``SynthesisLayer`` passes ``clamp=conv_clamp * gain`` with the layer's call ``gain`` (1),
+    not the sqrt(2) activation gain, so activations are clamped to +-conv_clamp after the gain.
+    """
 
     def __init__(self, channels: int, clamp: float | None = None) -> None:
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(channels))
-        self.clamp = None if clamp is None else clamp * math.sqrt(2.0)
+        self.clamp = clamp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return bias_leaky_relu(x, self.bias, clamp=self.clamp)
