@@ -138,3 +138,11 @@ def test_train_encoder_cli_refusals(tmp_path, gen, capsys, argv, message):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.safetensors"]
+
+
+def test_pool_training_beats_w_avg(gen):
+    settings = EncoderTrainingSettings(steps=80, batch=8, lr=3e-3, pool=128, image_every=2)
+    enc, summary = train_encoder(gen, small_cfg(gen), settings)
+    assert summary["steps_done"] == 80
+    q = evaluate_encoder(gen, enc, n=16)
+    assert q["mse"] < 0.7 * q["mse_w_avg"]

@@ -26,6 +26,9 @@ def register(sub) -> None:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--width", type=int, default=32, help="channels of the first conv (doubling, capped at 8x)")
     p.add_argument("--image-res", type=int, default=64, help="resolution of the image reconstruction loss")
+    p.add_argument("--image-every", type=int, default=1, help="add the image loss every N steps")
+    p.add_argument("--pool", type=int, default=0, help="render this many samples once and train on them "
+                   "(faster on a CPU; default 0 = fresh samples every step)")
     p.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--seed", type=int, default=0)
     add_device_arg(p)
@@ -36,6 +39,8 @@ def run(args) -> int:
     out = output_path(args.output, (".safetensors",))
     if args.steps < 1:
         raise UserError(f"--steps must be >= 1, got {args.steps}")
+    if args.pool < 0 or args.image_every < 1:
+        raise UserError("--pool must be >= 0 and --image-every >= 1")
     if args.batch < 1:
         raise UserError(f"--batch must be >= 1, got {args.batch}")
     loaded = load_model_arg(args.model, args.device)
@@ -47,7 +52,8 @@ def run(args) -> int:
     except ValueError as exc:
         raise UserError(f"--size: {exc}") from None
     settings = EncoderTrainingSettings(steps=args.steps, batch=args.batch, lr=args.lr, image_res=args.image_res,
-                                       time_limit=args.time_limit, seed=args.seed)
+                                       image_every=args.image_every, pool=args.pool, time_limit=args.time_limit,
+                                       seed=args.seed)
     every = max(1, args.steps // 20)
 
     def progress(step: int, total: int, losses: dict) -> None:

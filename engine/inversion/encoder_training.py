@@ -1,10 +1,12 @@
 """Train a :class:`SmallEncoder` for a generator on the generator's own samples.
 
-Each step draws z, maps to W, truncates with a random psi in [psi_min, 1] and, for half the batch, mixes
-in a second W from a random row on (style mixing), renders the target, and minimises
+Samples: z mapped to W, truncated with a random psi in [psi_min, 1] and, for half of them, mixed with a
+second W from a random row on (style mixing); the target is the generator's render. The loss is
 ``latent_weight * mean(((W+_pred - W+) / w_scale)^2) + image_weight * pyramid L1/L2(G(W+_pred), target)``.
-Adam with a cosine learning-rate decay; a time limit, progress callback and cancel token are honoured
-between steps.
+With ``pool > 0`` a fixed pool of samples is rendered once (cheap steps on a CPU) and the image term,
+which back-propagates through the generator, is added every ``image_every`` steps; with ``pool = 0``
+every step draws fresh samples. Adam with a cosine learning-rate decay; a time limit, progress callback
+and cancel token are honoured between steps.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 from engine.generator import Generator
 
 from .losses import PyramidLoss
-from .projector import is_cancelled
+from .projector import fit_target, is_cancelled
 from .small_encoder import SmallEncoder, SmallEncoderConfig
 
 
@@ -34,6 +36,8 @@ class EncoderTrainingSettings:
     latent_weight: float = 1.0
     image_weight: float = 1.0
     image_res: int = 64  # resolution of the image loss (capped at the generator's)
+    image_every: int = 1  # add the image term every N steps
+    pool: int = 0  # > 0: render this many samples once and draw batches from them
     time_limit: float | None = None  # seconds
     seed: int = 0
 
@@ -71,6 +75,23 @@ def render(gen: Generator, w_plus: torch.Tensor, res: int) -> torch.Tensor:
     return gen.synthesize(gen.styles(w_plus), "const", max_resolution=res, impl="fast")
 
 
+@torch.no_grad()
+def render_pool(gen: Generator, n: int, batch: int, res: int, rng: torch.Generator, s: EncoderTrainingSettings,
+                cancel, t0: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` sampled W+ (CPU float32) and their renders (CPU float16), stopping early on cancel/time."""
+    ws, imgs = [], []
+    for _ in range(0, n, batch):
+        if is_cancelled(cancel) or (s.time_limit is not None and time.perf_counter() - t0 >= s.time_limit):
+            break
+        wp = sample_w_plus(gen, batch, rng, s.psi_min, s.mix_prob)
+        img = render(gen, wp, res)
+        ws.append(wp.cpu())
+        imgs.append(img.to(torch.float16).cpu())
+    if not ws:
+        return torch.zeros(0), torch.zeros(0)
+    return torch.cat(ws)[:n], torch.cat(imgs)[:n]
+
+
 def train_encoder(gen: Generator, cfg: SmallEncoderConfig | None = None,
                   settings: EncoderTrainingSettings | None = None,
                   progress: Callable[[int, int, dict], None] | None = None, cancel=None) -> tuple[SmallEncoder, dict]:
@@ -87,21 +108,28 @@ def train_encoder(gen: Generator, cfg: SmallEncoderConfig | None = None,
     res = max(r for r in gen.config.resolutions if r <= max(8, min(s.image_res, gen.config.size)))
     rng = torch.Generator().manual_seed(s.seed)
     t0 = time.perf_counter()
+    target_res = max(r for r in gen.config.resolutions if r <= max(8, min(cfg.input_size, gen.config.size)))
+    pool_w, pool_img = (render_pool(gen, s.pool, s.batch, target_res, rng, s, cancel, t0) if s.pool > 0
+                        else (None, None))
     done, last = 0, {}
     for step in range(s.steps):
         if is_cancelled(cancel) or (s.time_limit is not None and time.perf_counter() - t0 >= s.time_limit):
             break
         for g in opt.param_groups:
             g["lr"] = s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / s.steps)))
-        wp = sample_w_plus(gen, s.batch, rng, s.psi_min, s.mix_prob)
-        with torch.no_grad():
-            target = render(gen, wp, res)
+        if pool_w is not None and len(pool_w) > 0:
+            idx = torch.randint(0, len(pool_w), (s.batch,), generator=rng)
+            wp, target = pool_w[idx].to(dev), pool_img[idx].to(dev).float()
+        else:
+            wp = sample_w_plus(gen, s.batch, rng, s.psi_min, s.mix_prob)
+            with torch.no_grad():
+                target = render(gen, wp, target_res)
         pred = enc.encode(target)
         latent = ((pred - wp) / enc.w_scale).pow(2).mean()
         loss = s.latent_weight * latent
         image = torch.zeros(())
-        if s.image_weight > 0:
-            image = pixel(render(gen, pred, res), target)
+        if s.image_weight > 0 and step % max(1, s.image_every) == 0:
+            image = pixel(render(gen, pred, res), fit_target(target, res))
             loss = loss + s.image_weight * image
         opt.zero_grad(set_to_none=True)
         loss.backward()
