@@ -83,6 +83,17 @@ def test_cmyk_jpeg_converted(tmp_path):
     assert r > 200 and g < 60 and b < 60
 
 
+def test_icc_profiles_srgb_kept_unusable_ignored(tmp_path):
+    from PIL import ImageCms
+
+    a = photo_array()
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(a).save(tmp_path / "srgb.png", icc_profile=srgb)
+    Image.fromarray(a).save(tmp_path / "junk.png", icc_profile=b"not a profile" * 20)
+    assert np.array_equal(np.asarray(load_photo(tmp_path / "srgb.png")), a)
+    assert np.array_equal(np.asarray(load_photo(tmp_path / "junk.png")), a)
+
+
 def test_16bit_grey_is_scaled_not_clipped(tmp_path):
     values = np.linspace(0, 65535, 128).round().astype(np.uint16)
     a = np.tile(values, (70, 1))
