@@ -169,7 +169,7 @@ def synthetic_face(eye_l, eye_r, mouth_l, mouth_r) -> Face:
 
 def test_face_too_small(astronaut, faces):
     tiny = faces[0].scaled(0.3)
-    assert tiny.eye_distance < MIN_EYE_DISTANCE
+    assert tiny.eye_distance < MIN_EYE_DISTANCE and not tiny.alignable and faces[0].alignable
     with pytest.raises(FaceTooSmall, match="too small to align.*eyes are 13 px apart"):
         align_face(astronaut, tiny, 256)
     assert issubclass(FaceTooSmall, UserError)

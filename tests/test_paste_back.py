@@ -10,6 +10,7 @@ from PIL import Image
 
 from engine.alignment import (
     EXPORT_CHOICES,
+    AlignedFace,
     Face,
     align_centre_crop,
     align_face,
@@ -158,6 +159,18 @@ def test_centre_crop_round_trip():
     back = paste_back(img, crop.image, crop, feather=0)
     assert mad(back, img) < 2.0
     assert np.array_equal(np.asarray(back)[:, :45], np.asarray(img)[:, :45])
+
+
+def test_alignment_record_survives_json(photo, aligned):
+    import json
+
+    record = json.loads(json.dumps(aligned.to_dict()))
+    edited = edit_of(aligned.image)
+    restored = AlignedFace.from_dict(record, edited)
+    assert restored.source_size == photo.size and restored.output_size == 256
+    np.testing.assert_allclose(restored.face.eye_left, aligned.face.eye_left)
+    assert np.array_equal(np.asarray(paste_back(photo, edited, restored)),
+                          np.asarray(paste_back(photo, edited, aligned)))
 
 
 def test_export_choices(photo, aligned):

@@ -22,7 +22,7 @@ class FaceTooSmall(UserError):
     """The face is too small in the photo to give a usable aligned crop."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Face:
     """One detected face in photo pixel coordinates (pixel centres at integers, as dlib reports).
 
@@ -82,6 +82,11 @@ class Face:
         off = np.asarray(offset, dtype=np.float64)
         box = np.asarray(self.box, dtype=np.float64) * factor + np.tile(off, 2)
         return Face(self.landmarks * factor + off, tuple(float(v) for v in box), self.score)
+
+    @property
+    def alignable(self) -> bool:
+        """Whether the face is large enough for :func:`engine.alignment.align_face`."""
+        return self.eye_distance >= MIN_EYE_DISTANCE
 
     def describe(self) -> str:
         left, top, right, bottom = (int(round(v)) for v in self.box)

@@ -66,6 +66,17 @@ class AlignedFace:
                 "source_size": list(self.source_size), "output_size": self.output_size,
                 "landmarks": None if self.face is None else self.face.landmarks.tolist()}
 
+    @classmethod
+    def from_dict(cls, data: dict, image: Image.Image) -> AlignedFace:
+        """Rebuild from :meth:`to_dict` and the (edited or original) aligned image, e.g. for paste-back."""
+        lm = data.get("landmarks")
+        face = None
+        if lm is not None:
+            pts = np.asarray(lm, dtype=np.float64)
+            face = Face(pts, (*pts.min(axis=0), *pts.max(axis=0)))
+        return cls(image, np.asarray(data["quad"], dtype=np.float64), tuple(data["source_size"]),
+                   data.get("method", "ffhq"), face)
+
 
 def ffhq_quad(face: Face) -> tuple[np.ndarray, float]:
     """Step 1-2: the oriented quad (pixel-index coordinates, NW SW SE NE) and its side ``qsize``."""
@@ -92,7 +103,7 @@ def align_face(image: Image.Image, face: Face, output_size: int = 256, *, transf
     ``transform_size``: resolution of the QUAD resampling before the final Lanczos reduction; FFHQ used
     4096 for 1024, e4e's inference used 256 for 256. Default ``min(4 * output_size, 4096)``.
     """
-    if face.eye_distance < MIN_EYE_DISTANCE:
+    if not face.alignable:
         raise FaceTooSmall(f"the face at {face.describe()} is too small to align: its eyes are "
                            f"{face.eye_distance:.0f} px apart, at least {MIN_EYE_DISTANCE:.0f} px are needed")
     transform_size = transform_size or max(output_size, min(4 * output_size, 4096))

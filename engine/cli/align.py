@@ -51,7 +51,7 @@ def run(args) -> int:
     if args.list:
         print(f"{args.photo}: {photo.width}x{photo.height}, {len(faces)} face(s), largest first")
         for i, face in enumerate(faces, 1):
-            print(f"  {i}: {face.describe()}")
+            print(f"  {i}: {face.describe()}" + ("" if face.alignable else " (too small to align)"))
         print(f"landmarks: {DLIB_68_LANDMARKS.name} (non-commercial training data; see the model manager)")
         return 0
     if not faces:
