@@ -215,3 +215,18 @@ def test_default_loss_uses_discriminator_when_present(gen, known):
     _, target = known
     res = project(gen, target, None, ProjectionSettings(steps=15), loss)
     assert res.losses[-1] < res.losses[0]
+
+
+def test_bench_rows(gen):
+    from conftest import TINY
+
+    from engine.inversion.bench import bench_e4e, bench_projector_step
+    from engine.inversion.e4e import Encoder4Editing
+
+    cpu = torch.device("cpu")
+    row = bench_projector_step(gen, cpu, resolution=16, warmup=1, repeats=2)
+    assert row["task"] == "projector_step" and row["resolution"] == 16 and row["ms_per_image"] > 0
+    net = Encoder4Editing(style_count=TINY.num_ws, units=(1, 1, 1, 1), widths=(16, 32, 48, 64),
+                          style_dim=TINY.style_dim, input_size=32)
+    row = bench_e4e(cpu, batch=2, warmup=0, repeats=1, net=net)
+    assert row == {**row, "task": "e4e", "resolution": 32, "batch": 2} and row["ms_per_image"] > 0

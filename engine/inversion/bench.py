@@ -1,0 +1,90 @@
+"""Inversion benchmarks, as rows for ``styledomain bench``: e4e forward, projector step, demo inversion.
+
+Rows look like the render rows: ``{"task", "resolution", "batch", "impl", "ms_per_image", ...}``.
+Targets (issue 4): e4e <= 10 ms per 256 px image at batch 8 and a projector step at 1024 <= 20 ms on a
+GPU; demo-model inversion <= 5 s on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from engine.bench import time_call
+from engine.generator import Generator
+
+from .e4e import Encoder4Editing
+from .losses import PyramidLoss
+from .metrics import psnr, ssim
+from .projector import ProjectionSettings, noise_regularisation
+
+
+def bench_e4e(device: torch.device, batch: int = 8, warmup: int = 1, repeats: int = 3,
+              dtype: torch.dtype = torch.float32, net: Encoder4Editing | None = None) -> dict:
+    """Full-size e4e (IR-SE50, 18 styles, random weights) forward at 256 px."""
+    net = (net or Encoder4Editing()).eval().requires_grad_(False).to(device)
+    x = torch.rand(batch, 3, net.input_size, net.input_size, device=device) * 2 - 1
+
+    def call():
+        with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+            return net(x)
+
+    ms = time_call(call, device, warmup, repeats) / batch
+    return {"task": "e4e", "resolution": net.input_size, "batch": batch, "impl": "fast", "ms_per_image": round(ms, 3)}
+
+
+def bench_projector_step(gen: Generator, device: torch.device, resolution: int | None = None,
+                         loss_fn: torch.nn.Module | None = None, mode: str = "noise", warmup: int = 2,
+                         repeats: int = 5) -> dict:
+    """One optimisation step (synthesis, loss, backward, Adam, noise renormalisation) at ``resolution``."""
+    gen = gen.to(device)
+    res = resolution or gen.config.size
+    loss_fn = loss_fn or PyramidLoss()
+    target = torch.rand(1, 3, res, res, device=device) * 2 - 1
+    w = gen.w_avg.expand(gen.num_ws, -1).clone().requires_grad_(True)
+    noises = [n.detach().clone().requires_grad_(mode == "noise") for n in gen.make_noise(1, "const")]
+    params = [w] + (noises if mode == "noise" else [])
+    opt = torch.optim.Adam(params, lr=0.01)
+    s = ProjectionSettings(mode=mode)
+
+    def step():
+        img = gen.synthesize(gen.styles(w.unsqueeze(0)), noise=noises, max_resolution=res, impl="fast")
+        loss = loss_fn(img, target)
+        if mode == "noise":
+            loss = loss + s.noise_reg_weight * noise_regularisation(noises)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    ms = time_call(step, device, warmup, repeats)
+    return {"task": "projector_step", "resolution": res, "batch": 1, "impl": "fast", "mode": mode,
+            "loss": getattr(loss_fn, "name", type(loss_fn).__name__), "ms_per_image": round(ms, 3)}
+
+
+def bench_inversion(loaded, images: list[torch.Tensor], encoder=None, steps: int = 40,
+                    progress: Callable[[str], None] | None = None) -> dict:
+    """Whole inversion (encoder + ``steps`` projector steps) of each image; mean seconds, PSNR and SSIM."""
+    from .api import invert_image
+
+    secs, p, s, p_enc, s_enc = [], [], [], [], []
+    gen = loaded.generator
+    for i, img in enumerate(images):
+        t0 = time.perf_counter()
+        w, info = invert_image(img, loaded, encoder, steps)
+        secs.append(time.perf_counter() - t0)
+        rec = info["reconstruction"]
+        target = img.to(rec.device)
+        p.append(psnr(rec, target))
+        s.append(ssim(rec, target))
+        if steps:
+            w0, info0 = invert_image(img, loaded, encoder, 0)
+            p_enc.append(info0["psnr"])
+            s_enc.append(info0["ssim"])
+        if progress:
+            progress(f"invert {i + 1}/{len(images)}: {secs[-1]:.2f} s, PSNR {p[-1]:.2f} dB, SSIM {s[-1]:.3f}")
+    mean = lambda xs: round(sum(xs) / len(xs), 3) if xs else None  # noqa: E731
+    return {"task": "invert", "resolution": gen.config.size, "batch": 1, "impl": "fast", "steps": steps,
+            "images": len(images), "ms_per_image": round(1000 * sum(secs) / len(secs), 1),
+            "psnr": mean(p), "ssim": mean(s), "psnr_encoder_only": mean(p_enc), "ssim_encoder_only": mean(s_enc)}
