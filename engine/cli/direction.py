@@ -23,7 +23,6 @@ from engine.domains.direction import check_fits, load_direction, norm_summary, s
 from engine.errors import UserError
 from engine.stylespace import style_layout
 
-from . import directions_render  # noqa: F401 - registers render's --direction/--layers options
 from .common import add_device_arg, load_model_arg, output_path
 
 

@@ -1,5 +1,5 @@
 """``styledomain render`` options for directions: ``--direction FILE[=WEIGHT]``, ``--layers``, ``--strength``,
-``--save-recipe``. Registered into render's ``ARG_ADDERS`` / ``STYLE_EDITORS`` on import."""
+``--save-recipe``. ``engine/cli/render.py`` adds these options and applies :func:`edit_for_render`."""
 
 from __future__ import annotations
 
@@ -8,15 +8,12 @@ import os
 from pathlib import Path
 
 from engine.checkpoints.fileinfo import sha256_of
-from engine.domains.blend import DirectionTerm, build_edit
+from engine.domains.blend import DirectionTerm, StyleEdit, build_edit
 from engine.domains.direction import load_direction
-from engine.domains.dommod import install_weight_scales
 from engine.domains.layers import HELP as LAYERS_HELP
 from engine.domains.layers import validate_spec
 from engine.errors import UserError
 from engine.stylespace import layout_fingerprint, style_layout
-
-from . import render as render_verb
 
 
 def parse_direction_arg(text: str) -> tuple[str, float]:
@@ -74,8 +71,8 @@ def recipe_for_render(args, loaded, directions: list[tuple[str, float]]):
                   cutoff=args.cutoff, noise_mode=args.noise_mode, noise_seed=args.seed, size=args.size)
 
 
-def apply_directions(args, loaded, styles):
-    """STYLE_EDITORS hook: add the blended directions to the styles (DomMod: hooks on the generator)."""
+def edit_for_render(args, loaded) -> StyleEdit | None:
+    """The blended directions of ``--direction`` (None when there are none); writes ``--save-recipe``."""
     directions = getattr(args, "direction", None) or []
     if args.save_recipe:
         from engine.pipeline.recipe import save_recipe
@@ -84,22 +81,7 @@ def apply_directions(args, loaded, styles):
     if not directions:
         if args.layers != "all" or args.strength != 1.0:
             raise UserError("--layers and --strength need at least one --direction")
-        return styles
+        return None
     layout = style_layout(loaded.generator.config)
     terms = [DirectionTerm(load_direction(path), weight, args.layers, path) for path, weight in directions]
-    edit = build_edit(terms, layout, args.strength)
-    scales = edit.in_scales()
-    if any(s is not None for s in scales):
-        # render calls gen.synthesize right after the editors; this generator is used for one render only.
-        install_weight_scales(loaded.generator, scales)
-    return edit.styles(styles)
-
-
-def register_hooks() -> None:
-    if add_direction_args not in render_verb.ARG_ADDERS:
-        render_verb.ARG_ADDERS.append(add_direction_args)
-    if apply_directions not in render_verb.STYLE_EDITORS:
-        render_verb.STYLE_EDITORS.append(apply_directions)
-
-
-register_hooks()
+    return build_edit(terms, layout, args.strength)

@@ -11,7 +11,9 @@ import importlib
 import sys
 
 #: Verb modules under ``engine.cli``; each defines ``register(subparsers)``.
-VERB_MODULES = ["info", "direction", "render", "convert", "bench", "align", "apply", "invert", "train_encoder"]
+VERB_MODULES = [
+    "info", "render", "convert", "bench", "direction", "align", "invert", "train_encoder", "apply",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,11 +9,7 @@ from engine.generator import NOISE_MODES
 from engine.pipeline.render import save_image_atomic, to_pil, w_plus_from_seed
 
 from .common import add_device_arg, load_model_arg, output_path
-
-#: Hooks that edit the style list before synthesis: ``fn(args, loaded, styles) -> styles``.
-#: Other verbs' modules (domain directions) register argument adders and editors here.
-STYLE_EDITORS: list = []
-ARG_ADDERS: list = []
+from .directions_render import add_direction_args, edit_for_render
 
 
 def register(sub) -> None:
@@ -28,8 +24,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output .png")
     p.add_argument("--precision", default="fp32", help="fp32 (default); fp16/bf16 on CUDA, bf16 on CPUs with AMX")
     add_device_arg(p)
-    for add in ARG_ADDERS:
-        add(p)
+    add_direction_args(p)
     p.set_defaults(handler=run)
 
 
@@ -41,12 +36,15 @@ def run(args) -> int:
     early = size if size in gen.config.resolutions else None
     with torch.no_grad():
         styles = gen.styles(w_plus_from_seed(gen, args.seed, args.psi, args.cutoff))
-        for edit in STYLE_EDITORS:
-            styles = edit(args, loaded, styles)
+        edit = edit_for_render(args, loaded)
+        conv_scales = None
+        if edit is not None:
+            styles, conv_scales = edit.styles(styles), edit.in_scales()
         gen_rng = torch.Generator().manual_seed(args.seed)
         dtype = pick_dtype(args.precision, gen.w_avg.device)
         impl = "reference" if dtype == torch.float32 else "fast"
-        img = gen.synthesize(styles, args.noise_mode, max_resolution=early, generator=gen_rng, impl=impl, dtype=dtype)
+        img = gen.synthesize(styles, args.noise_mode, max_resolution=early, generator=gen_rng, impl=impl,
+                             dtype=dtype, conv_scales=conv_scales)
     save_image_atomic(to_pil(img, size), out)
     if loaded.metadata.get("demo") == "true":
         print("rendered with the built-in demo model; import real weights with `styledomain convert`")

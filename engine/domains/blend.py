@@ -3,7 +3,7 @@
 ``c_j`` is the per-direction weight, ``M_j`` its layer selection (:mod:`engine.domains.layers`),
 ``strength`` the global strength (the paper's alpha / "power"). DomMod (``cin_mult``) directions
 blend the same way into one per-input-channel multiplier ``1 + strength * sum_j c_j * M_j(d_j)``
-on the conv weights (:mod:`engine.domains.dommod`). Several directions mix linearly, as in the
+on the conv weights (``Generator.synthesize(conv_scales=...)``). Several directions mix linearly, as in the
 paper's multiple morphing.
 """
 
@@ -20,7 +20,6 @@ from engine.generator import Generator
 from engine.stylespace import StyleLayer, layout_fingerprint, total_channels
 
 from .direction import Direction, check_fits
-from .dommod import synthesize_with_weight_scales
 from .layers import mask_vector
 
 
@@ -64,11 +63,7 @@ class StyleEdit:
 
     def synthesize(self, gen: Generator, styles: Sequence[torch.Tensor], **synth_kwargs) -> torch.Tensor:
         """Edited styles through the generator, with DomMod scales when any."""
-        edited = self.styles(styles)
-        scales = self.in_scales()
-        if all(s is None for s in scales):
-            return gen.synthesize(edited, **synth_kwargs)
-        return synthesize_with_weight_scales(gen, edited, scales, **synth_kwargs)
+        return gen.synthesize(self.styles(styles), conv_scales=self.in_scales(), **synth_kwargs)
 
 
 def build_edit(terms: Sequence[DirectionTerm], layout: list[StyleLayer], strength: float = 1.0) -> StyleEdit:

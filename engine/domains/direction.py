@@ -8,7 +8,7 @@ values only when ``covers_torgb`` (otherwise they are zero and are not written t
 
 * ``"s_delta"`` (StyleDomain StyleSpace direction): ``s' = s + alpha * d`` right after the affine.
 * ``"cin_mult"`` (HyperDomainNet DomMod): the demodulated conv weight is scaled by ``(1 + alpha * d)``
-  per input channel (see :mod:`engine.domains.dommod`); toRGB layers are never touched.
+  per input channel (``Generator.synthesize(conv_scales=...)``); toRGB layers are never touched.
 
 File format (``.safetensors``, never unpickled): one float32 tensor ``layer.<StyleSpace name>`` per
 covered layer, optional ``style_latents`` [1, k, w_dim] (MTG reference latents) and optional

@@ -189,7 +189,9 @@ class StyledConv(nn.Module):
         self.noise = NoiseInjection()
         self.activate = BiasedActivation(out_ch, clamp=cfg.conv_clamp)
 
-    def forward(self, x, s, noise, impl="reference"):
+    def forward(self, x, s, noise, impl="reference", in_scale: torch.Tensor | None = None):
+        if in_scale is not None:  # DomMod: demodulated weight scaled per input channel == input scaled
+            x = x * in_scale.to(x.dtype).view(in_scale.shape[0] if in_scale.ndim == 2 else 1, -1, 1, 1)
         return self.activate(self.noise(self.conv(x, s, impl), noise))
 
 
@@ -314,11 +316,15 @@ class Generator(nn.Module):
     def synthesize(self, styles: Sequence[torch.Tensor], noise_mode: str = "const",
                    noise: Sequence[torch.Tensor | None] | None = None, max_resolution: int | None = None,
                    impl: str = "reference", generator: torch.Generator | None = None,
-                   dtype: torch.dtype | None = None) -> torch.Tensor:
+                   dtype: torch.dtype | None = None,
+                   conv_scales: Sequence[torch.Tensor | None] | None = None) -> torch.Tensor:
         """Render from StyleSpace. Stops after ``max_resolution`` and returns that skip-RGB image.
 
         ``dtype`` sets the activation precision (fp32 by default; fp16/bf16 for fast previews):
         styles, demodulation and the RGB skip path stay fp32.
+        ``conv_scales`` (one entry per StyleSpace layer, ``[C]`` or ``[B, C]``, None = unchanged; toRGB
+        entries must be None) scales each conv's demodulated weight per input channel (DomMod,
+        ``cin_mult``): demodulation still sees only ``s``.
         """
         if impl not in IMPLS:
             raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
@@ -333,15 +339,18 @@ class Generator(nn.Module):
         x = self.input(batch).to(dtype or torch.float32)
         if impl == "fast":
             x = x.contiguous(memory_format=torch.channels_last)
-        x = self.conv1(x, styles[0], noise[0], impl)
+        scales = list(conv_scales) if conv_scales is not None else [None] * len(styles)
+        if len(scales) != len(styles) or any(scales[i] is not None for i in range(1, len(styles), 3)):
+            raise ValueError("conv_scales needs one entry per style layer, None for every toRGB layer")
+        x = self.conv1(x, styles[0], noise[0], impl, scales[0])
         skip = self.to_rgb1(x, styles[1], impl=impl)
         res = 4
         for j in range(len(self.to_rgbs)):
             if res >= limit:
                 break
             si = 2 + 3 * j
-            x = self.convs[2 * j](x, styles[si], noise[1 + 2 * j], impl)
-            x = self.convs[2 * j + 1](x, styles[si + 1], noise[2 + 2 * j], impl)
+            x = self.convs[2 * j](x, styles[si], noise[1 + 2 * j], impl, scales[si])
+            x = self.convs[2 * j + 1](x, styles[si + 1], noise[2 + 2 * j], impl, scales[si + 1])
             skip = self.to_rgbs[j](x, styles[si + 2], skip, impl=impl)
             res *= 2
         return skip
