@@ -70,14 +70,17 @@ def test_convert_then_render_identically(rosinality_pt, tmp_path):
 
 def test_bench_json_schema(rosinality_pt, capsys):
     code = main(["bench", str(rosinality_pt), "--device", "cpu", "--json", "--resolutions", "16,32",
-                 "--batches", "1,2", "--repeats", "1"])
+                 "--batches", "1,2", "--repeats", "1", "--tasks", "render,projector"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["device"] == "cpu"
-    rows = report["results"]
+    rows = [r for r in report["results"] if r["task"] == "render"]
+    (step,) = [r for r in report["results"] if r["task"] == "projector_step"]
+    assert step["resolution"] == 32 and step["ms_per_image"] > 0
     assert {(r["resolution"], r["batch"], r["impl"]) for r in rows} == {
         (res, b, impl) for res in (16, 32) for b in (1, 2) for impl in ("fast", "reference")}
-    assert all(r["task"] == "render" and r["ms_per_image"] > 0 for r in rows)
+    assert all(r["ms_per_image"] > 0 for r in rows)
+    assert main(["bench", "--tasks", "render,warp"]) == 2
 
 
 @pytest.mark.parametrize("argv_tail, fragment", [
