@@ -1,0 +1,90 @@
+"""Quality figures of the demo generator against the procedural renderer it was distilled from.
+
+Two numbers, each also computed for a randomly initialised generator of the same architecture
+(with its own ``w_avg``), so the figure means something:
+
+* ``paired_l1``: mean absolute pixel difference (0..255 scale) between ``render --seed s`` and the
+  renderer's face for the same seed, on held-out seeds (never in the training pool);
+* ``nn_l2``: mean distance (RMS over pixels, 0..255 scale) from each sample to its nearest
+  neighbour in a pool of renderer faces: does the sample look like *some* demo face?
+
+    PYTHONPATH=. python tools/demo_quality.py resources/models/demo-faces-64.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+from engine.checkpoints import load_generator
+from engine.demo_world.faces import FaceParams, render_photo
+from engine.generator import Generator
+from engine.pipeline.render import to_uint8, z_from_seed
+
+HELD_OUT_BASE = 1_000_000  # the training pool uses seeds 0..pool-1
+
+
+def sample(gen: Generator, seeds: list[int]) -> np.ndarray:
+    """``styledomain render`` path for each seed (psi 1, const noise): [N, H, W, 3] uint8."""
+    z = torch.from_numpy(np.concatenate([z_from_seed(s, gen.config.style_dim) for s in seeds])).float()
+    with torch.no_grad():
+        img = gen.synthesize(gen.styles(gen.truncate(gen.mapping(z))), "const")
+    return to_uint8(img)
+
+
+def renders(seeds: list[int], z_dim: int, size: int) -> np.ndarray:
+    return np.stack([render_photo(FaceParams.from_z(z_from_seed(s, z_dim)[0]), size) for s in seeds])
+
+
+def paired_l1(fake: np.ndarray, real: np.ndarray) -> float:
+    return float(np.abs(fake.astype(np.float32) - real.astype(np.float32)).mean())
+
+
+def nn_l2(fake: np.ndarray, pool: np.ndarray) -> float:
+    f = fake.reshape(len(fake), -1).astype(np.float32)
+    p = pool.reshape(len(pool), -1).astype(np.float32)
+    d2 = (f**2).sum(1)[:, None] + (p**2).sum(1)[None, :] - 2 * f @ p.T
+    return float(np.sqrt(np.maximum(d2.min(1), 0) / f.shape[1]).mean())
+
+
+def random_init_like(gen: Generator, seed: int = 0) -> Generator:
+    torch.manual_seed(seed)
+    rnd = Generator(gen.config).eval().requires_grad_(False)
+    rnd.w_avg.copy_(rnd.compute_w_avg(1024))
+    return rnd
+
+
+def measure(gen: Generator, n: int = 64, pool: int = 512) -> dict:
+    size, z_dim = gen.config.size, gen.config.style_dim
+    seeds = list(range(HELD_OUT_BASE, HELD_OUT_BASE + n))
+    real = renders(seeds, z_dim, size)
+    pool_imgs = renders(list(range(2 * HELD_OUT_BASE, 2 * HELD_OUT_BASE + pool)), z_dim, size)
+    out = {}
+    for name, g in (("model", gen), ("random_init", random_init_like(gen))):
+        fake = sample(g, seeds)
+        out[name] = {"paired_l1": round(paired_l1(fake, real), 2), "nn_l2": round(nn_l2(fake, pool_imgs), 2)}
+    # Reference: how far apart two different renderer faces are (a floor for "looks like a face").
+    out["renderer_vs_other_renderer_faces"] = {"paired_l1": round(paired_l1(real, np.roll(real, 1, 0)), 2),
+                                               "nn_l2": round(nn_l2(real, pool_imgs), 2)}
+    out["samples"], out["pool"] = n, pool
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--samples", type=int, default=64)
+    ap.add_argument("--pool", type=int, default=512)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    gen = load_generator(args.model).generator
+    print(json.dumps(measure(gen, args.samples, args.pool), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
