@@ -19,7 +19,8 @@ VERB_MODULES = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="styledomain",
-        description="StyleDomain Studio command line: inspect, render, convert and benchmark StyleGAN2 models.",
+        description="StyleDomain Studio command line: StyleGAN2 models, photos, latents and StyleSpace domain "
+        "directions, offline.",
     )
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
