@@ -19,11 +19,12 @@ import sys
 
 import numpy as np
 import torch
+from PIL import Image
 
 from engine.checkpoints import load_generator
 from engine.demo_world.faces import FaceParams, render_photo
 from engine.generator import Generator
-from engine.pipeline.render import to_uint8, z_from_seed
+from engine.pipeline.render import save_image_atomic, to_uint8, z_from_seed
 
 HELD_OUT_BASE = 1_000_000  # the training pool uses seeds 0..pool-1
 
@@ -74,14 +75,34 @@ def measure(gen: Generator, n: int = 64, pool: int = 512) -> dict:
     return out
 
 
+def sample_grid(gen: Generator, seeds: list[int], cols: int = 4, with_targets: bool = False) -> Image.Image:
+    """Generator samples (and, optionally, the renderer's face below each) as one image."""
+    fake = sample(gen, seeds)
+    tiles = [fake]
+    if with_targets:
+        tiles.append(renders(seeds, gen.config.style_dim, gen.config.size))
+    rows = []
+    for r in range(0, len(seeds), cols):
+        for t in tiles:
+            rows.append(np.concatenate(list(t[r:r + cols]), axis=1))
+    return Image.fromarray(np.concatenate(rows, axis=0))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model")
     ap.add_argument("--samples", type=int, default=64)
     ap.add_argument("--pool", type=int, default=512)
+    ap.add_argument("--grid", default="", help="also write a 4x4 grid of seeds 0..15 (render path) here")
+    ap.add_argument("--compare", default="", help="also write held-out samples above their renderer faces")
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     gen = load_generator(args.model).generator
+    if args.grid:
+        save_image_atomic(sample_grid(gen, list(range(16))), args.grid)
+    if args.compare:
+        save_image_atomic(sample_grid(gen, list(range(HELD_OUT_BASE, HELD_OUT_BASE + 8)), 8, True), args.compare)
     print(json.dumps(measure(gen, args.samples, args.pool), indent=2))
     return 0
 

@@ -96,6 +96,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pool", type=int, default=8000, help="training seeds 0..pool-1, rendered once")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--mapping-lr", type=float, default=0.5, help="mapping LR relative to --lr")
+    p.add_argument("--rgb-init", type=float, default=0.1, help="scale of the initial toRGB weights")
     p.add_argument("--ema", type=float, default=0.995, help="EMA decay of the saved weights")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--time-limit", type=float, default=0.0,
@@ -128,6 +130,9 @@ def main(argv=None) -> int:
 
     cfg = demo_config(args.size, args.width, args.z_dim)
     gen = Generator(cfg).train()
+    with torch.no_grad():  # quiet toRGB layers at the start: no colour noise to unlearn
+        for rgb in [gen.to_rgb1, *gen.to_rgbs]:
+            rgb.conv.weight.mul_(args.rgb_init)
     ema = copy.deepcopy(gen).eval().requires_grad_(False)
     log(f"config {cfg.to_json()}  parameters {sum(p.numel() for p in gen.parameters()):,}")
 
@@ -136,11 +141,11 @@ def main(argv=None) -> int:
     latents = seed_latents(seeds, args.z_dim)
     log(f"rendered {len(seeds)} targets")
 
-    # Equalised LR: the mapping's applied step is lr * lr_mlp; scale its optimizer LR so it learns at lr/2.
+    # Equalised LR: the mapping's applied step is lr * lr_mlp; undo that so it learns at lr * mapping_lr.
     mapping = [p for n, p in gen.named_parameters() if n.startswith("style.")]
     synthesis = [p for n, p in gen.named_parameters() if not n.startswith("style.")]
     opt = torch.optim.Adam([{"params": synthesis, "lr": args.lr},
-                            {"params": mapping, "lr": args.lr * 0.5 / cfg.lr_mlp}], betas=(0.9, 0.99))
+                            {"params": mapping, "lr": args.lr * args.mapping_lr / cfg.lr_mlp}], betas=(0.9, 0.99))
     base = [g["lr"] for g in opt.param_groups]
     order = torch.Generator().manual_seed(args.seed)
     step, loss_avg = 0, None
@@ -168,7 +173,9 @@ def main(argv=None) -> int:
         if step % args.save_every == 0 or step == args.steps or over:
             info = {"command": " ".join(["tools/train_demo.py", *(argv if argv is not None else sys.argv[1:])]),
                     "steps_done": step, "steps": args.steps, "seed": args.seed, "pool": args.pool,
-                    "batch": args.batch, "lr": args.lr, "wall_seconds": round(elapsed),
+                    "batch": args.batch, "lr": args.lr, "width": args.width, "rgb_init": args.rgb_init,
+                    "mapping_lr": args.mapping_lr,
+                    "wall_seconds": round(elapsed),
                     "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
                     "final_loss": round(loss_avg, 5), "stopped_by_time_limit": bool(over)}
             save(ema, out, args, info)

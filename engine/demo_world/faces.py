@@ -29,7 +29,6 @@ from .geometry import (
     polyline_distance,
     rounded_rect,
     smoothstep,
-    superellipse,
     value_noise,
 )
 

@@ -63,7 +63,7 @@ def polyline_distance(cv: Canvas, pts: np.ndarray, margin: float = 0.08) -> np.n
         return out
     x, y = cv.x[r0:r1, c0:c1], cv.y[r0:r1, c0:c1]
     best = np.full(x.shape, np.inf, np.float32)
-    for (ax, ay), (bx, by) in zip(pts[:-1], pts[1:]):
+    for (ax, ay), (bx, by) in zip(pts[:-1], pts[1:], strict=True):
         dx, dy = bx - ax, by - ay
         ll = dx * dx + dy * dy + 1e-12
         t = np.clip(((x - ax) * dx + (y - ay) * dy) / ll, 0.0, 1.0)
