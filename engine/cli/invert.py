@@ -39,8 +39,7 @@ def register(sub) -> None:
     p.add_argument("--mode", choices=MODES, default="w+", help="optimise W, W+ (default) or W+ and noise maps")
     p.add_argument("--resolution", type=int, default=None,
                    help="optimise at this synthesis resolution (default: model size, at most 256 on CPU)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.03 from an encoder, "
-                   "0.1 from w_avg)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
     p.add_argument("--vgg16", default=None, help="torchvision VGG16 weights file: use LPIPS-VGG as the loss "
                    "(default: multi-scale L1+L2, plus discriminator features when the model has them)")
     p.add_argument("--face", type=int, default=1, help="which face to use, 1 = largest")

@@ -24,7 +24,8 @@ def register(sub) -> None:
     p.add_argument("--size", type=int, default=None, help="encoder input size in px (default: min(model size, 64))")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--width", type=int, default=32, help="channels of the first conv (doubling, capped at 8x)")
+    p.add_argument("--width", type=int, default=16, help="channels of the first conv (doubling, capped at 8x)")
+    p.add_argument("--hidden", type=int, default=256, help="width of the hidden fully connected layer")
     p.add_argument("--image-res", type=int, default=64, help="resolution of the image reconstruction loss")
     p.add_argument("--image-every", type=int, default=1, help="add the image loss every N steps")
     p.add_argument("--pool", type=int, default=0, help="render this many samples once and train on them "
@@ -48,7 +49,7 @@ def run(args) -> int:
     size = args.size or min(gen.config.size, 64)
     try:
         cfg = SmallEncoderConfig(input_size=size, num_ws=gen.num_ws, w_dim=gen.config.style_dim,
-                                 base_width=args.width, max_width=8 * args.width, hidden=512)
+                                 base_width=args.width, max_width=8 * args.width, hidden=args.hidden)
     except ValueError as exc:
         raise UserError(f"--size: {exc}") from None
     settings = EncoderTrainingSettings(steps=args.steps, batch=args.batch, lr=args.lr, image_res=args.image_res,
@@ -56,10 +57,18 @@ def run(args) -> int:
                                        seed=args.seed)
     every = max(1, args.steps // 20)
 
+    acc: dict[str, list[float]] = {"latent": [], "image": []}
+
     def progress(step: int, total: int, losses: dict) -> None:
+        acc["latent"].append(losses["latent"])
+        if losses["image"] > 0:
+            acc["image"].append(losses["image"])
         if step % every == 0 or step == total:
-            print(f"step {step}/{total}  loss {losses['loss']:.4f}  latent {losses['latent']:.4f}  "
-                  f"image {losses['image']:.4f}", file=sys.stderr, flush=True)
+            mean = {k: sum(v) / len(v) if v else 0.0 for k, v in acc.items()}
+            print(f"step {step}/{total}  latent {mean['latent']:.4f}  image {mean['image']:.4f} "
+                  f"(means since the last line)", file=sys.stderr, flush=True)
+            acc["latent"].clear()
+            acc["image"].clear()
 
     enc, summary = train_encoder(gen, cfg, settings, progress)
     quality = evaluate_encoder(gen, enc)

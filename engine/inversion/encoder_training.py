@@ -5,8 +5,8 @@ second W from a random row on (style mixing); the target is the generator's rend
 ``latent_weight * mean(((W+_pred - W+) / w_scale)^2) + image_weight * pyramid L1/L2(G(W+_pred), target)``.
 With ``pool > 0`` a fixed pool of samples is rendered once (cheap steps on a CPU) and the image term,
 which back-propagates through the generator, is added every ``image_every`` steps; with ``pool = 0``
-every step draws fresh samples. Adam with a cosine learning-rate decay; a time limit, progress callback
-and cancel token are honoured between steps.
+every step draws fresh samples. Adam with a cosine learning-rate decay over the steps or the time limit,
+whichever ends first; the progress callback and cancel token are honoured between steps.
 """
 
 from __future__ import annotations
@@ -112,11 +112,15 @@ def train_encoder(gen: Generator, cfg: SmallEncoderConfig | None = None,
     pool_w, pool_img = (render_pool(gen, s.pool, s.batch, target_res, rng, s, cancel, t0) if s.pool > 0
                         else (None, None))
     done, last = 0, {}
+    t_train = time.perf_counter()
     for step in range(s.steps):
         if is_cancelled(cancel) or (s.time_limit is not None and time.perf_counter() - t0 >= s.time_limit):
             break
+        frac = step / s.steps
+        if s.time_limit:  # the schedule follows whichever budget runs out first
+            frac = max(frac, (time.perf_counter() - t_train) / max(1e-6, s.time_limit - (t_train - t0)))
         for g in opt.param_groups:
-            g["lr"] = s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / s.steps)))
+            g["lr"] = s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
         if pool_w is not None and len(pool_w) > 0:
             idx = torch.randint(0, len(pool_w), (s.batch,), generator=rng)
             wp, target = pool_w[idx].to(dev), pool_img[idx].to(dev).float()

@@ -97,11 +97,15 @@ class SmallEncoder(LatentEncoder):
 
 
 def save_encoder(enc: SmallEncoder, path: str | os.PathLike, *, generator_fingerprint: str,
-                 generator_sha256: str, generator_name: str = "", training: dict | None = None) -> None:
-    """Write atomically (temp file + rename)."""
+                 generator_sha256: str, generator_name: str = "", training: dict | None = None,
+                 half: bool = True) -> None:
+    """Write atomically (temp file + rename). ``half``: weights as float16 (w_avg, w_scale stay float32)."""
     path = Path(path)
-    tensors = {k: v.detach().cpu().float().contiguous() for k, v in enc.state_dict().items()}
+    keep = ("w_avg", "w_scale")
+    tensors = {k: v.detach().cpu().to(torch.float16 if half and k not in keep else torch.float32).contiguous()
+               for k, v in enc.state_dict().items()}
     meta = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
+            "weights_dtype": "float16" if half else "float32",
             "architecture": json.dumps({"name": "small-resnet", **asdict(enc.cfg)}),
             "generator_fingerprint": generator_fingerprint, "generator_sha256": generator_sha256,
             "generator_name": generator_name, "training": json.dumps(training or {})}
