@@ -166,3 +166,15 @@ def test_python_api(setup):
     assert info["steps"] == 3 and info["photo_sha256"] and info["alignment"] is None
     result = invert_photo(photo, loaded.generator, steps=0, aligned=True, device="cpu")  # bare Generator too
     assert result.w_plus.shape == w_plus.shape and result.alignment is None and result.face_index is None
+
+
+def test_noise_mode_stores_noise_maps(setup, tmp_path, capsys):
+    _, model, photo, gen = setup
+    out = tmp_path / "lat.safetensors"
+    code, _, _ = run(["invert", str(photo), "-m", str(model), "--aligned", "--steps", "3", "--mode", "noise",
+                      "-o", str(out)], capsys)
+    assert code == 0
+    with safe_open(str(out), framework="pt") as f:
+        keys = set(f.keys())
+        assert f.metadata()["mode"] == "noise"
+    assert keys == {"w_plus"} | {f"noise_{i}" for i in range(gen.config.num_noise)}
