@@ -27,8 +27,8 @@ from .losses import default_loss
 from .metrics import psnr, ssim
 from .projector import ProgressFn, ProjectionSettings, is_cancelled, project
 
-#: default optimisation steps after the encoder (about 3.5 s for the 64 px demo model on one CPU core)
-DEFAULT_STEPS = 30
+#: default optimisation steps after the encoder (about 3 s for the 64 px demo model on one CPU core)
+DEFAULT_STEPS = 50
 #: peak learning rate (NVIDIA's default; on the demo model 0.1 also beat 0.03 and 0.06 from the encoder's start)
 DEFAULT_LR = 0.1
 
