@@ -63,7 +63,8 @@ def encoder_search_paths(model_path: Path | None) -> list[Path]:
 
 def find_default_encoder(gen: Generator, model_sha256: str = "", model_path: Path | None = None) -> Path | None:
     """A shipped or side-by-side encoder made for this model: same sha256 first, else ``<stem>-encoder``
-    beside the model with the same layout fingerprint."""
+    beside the model with the same layout fingerprint. Without a sha256 or path (a bare generator),
+    the first shipped encoder with the same layout fingerprint."""
     fp = layout_fingerprint(style_layout(gen.config))
     beside = model_path.with_name(f"{model_path.stem}-encoder.safetensors") if model_path else None
     fallback = None
@@ -77,5 +78,7 @@ def find_default_encoder(gen: Generator, model_sha256: str = "", model_path: Pat
         if model_sha256 and meta.get("generator_sha256") == model_sha256:
             return p
         if beside is not None and p == beside:
+            fallback = p
+        if not model_sha256 and model_path is None and fallback is None:
             fallback = p
     return fallback
