@@ -151,3 +151,28 @@ def test_pool_training_beats_w_avg(gen):
     assert summary["steps_done"] == 80
     q = evaluate_encoder(gen, enc, n=16)
     assert q["mse"] < 0.7 * q["mse_w_avg"]
+
+
+def test_shipped_demo_encoder_reconstructs_demo_renders():
+    from engine.inversion import invert_image
+    from engine.inversion.metrics import psnr
+    from engine.pipeline.render import w_plus_from_seed
+    from engine.resources import resources_dir
+
+    models = resources_dir() / "models"
+    model, enc_path = models / "demo-faces-64.safetensors", models / "demo-faces-64-encoder.safetensors"
+    if not (model.is_file() and enc_path.is_file()):
+        pytest.skip("demo model or its encoder not shipped in this checkout")
+    loaded = load_generator(model)
+    gen = loaded.generator
+    assert find_default_encoder(gen, loaded.sha256, model) == enc_path
+    enc = load_encoder(enc_path)
+    assert check_encoder_fits(enc, gen, loaded.sha256) == []  # made for exactly this model file
+    with torch.no_grad():
+        wp = torch.cat([w_plus_from_seed(gen, s, 0.7) for s in (901, 902, 903, 904)])
+        target = gen.synthesize(gen.styles(wp), "const")
+        rec = gen.synthesize(gen.styles(enc.encode(target)), "const")
+        avg = gen.synthesize(gen.styles(gen.w_avg.expand_as(wp)), "const")
+    assert psnr(rec, target) > psnr(avg, target) + 6
+    _, info = invert_image(target[:1], loaded, None, steps=10)  # shipped encoder found, then refined
+    assert info["encoder"] == enc_path.name and info["psnr"] >= psnr(rec[:1], target[:1]) - 0.5
