@@ -11,10 +11,7 @@ import json
 import os
 from pathlib import Path
 
-import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
-
+from engine.fileio import read_safetensors, save_safetensors
 from engine.generator import Generator, GeneratorConfig
 
 from .errors import ModelFileError
@@ -42,24 +39,11 @@ def save_native(gen: Generator, path: str | os.PathLike, *, source_format: str =
         if key in meta:
             raise ValueError(f"extra metadata key {key!r} is reserved")
         meta[str(key)] = str(value)
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def read_native_metadata(path: Path) -> dict[str, str]:
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except Exception as exc:  # noqa: BLE001
-        raise ModelFileError(path, f"truncated or corrupt safetensors file ({str(exc).splitlines()[0]})") from None
+    save_safetensors(tensors, path, meta)
 
 
 def load_native(path: Path) -> tuple[Generator, dict[str, str]]:
-    meta = read_native_metadata(path)
+    tensors, meta = read_safetensors(path, error=ModelFileError)
     if meta.get("format") != FORMAT_NAME:
         raise ModelFileError(path, f"safetensors file is not a StyleDomain generator (format={meta.get('format')!r})")
     if int(meta.get("format_version", "0")) > FORMAT_VERSION:
@@ -70,11 +54,6 @@ def load_native(path: Path) -> tuple[Generator, dict[str, str]]:
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelFileError(path, f"unknown generator architecture in metadata ({exc})") from None
     gen = Generator(cfg)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # noqa: BLE001
-        raise ModelFileError(path, f"truncated or corrupt safetensors file ({str(exc).splitlines()[0]})") from None
     w_avg = tensors.pop("w_avg", None)
     own = gen.state_dict()
     if set(own) != set(tensors):
@@ -87,7 +66,3 @@ def load_native(path: Path) -> tuple[Generator, dict[str, str]]:
     if w_avg is not None:
         gen.w_avg.copy_(w_avg)
     return gen.eval().requires_grad_(False), meta
-
-
-def torch_dtype_ok(t: torch.Tensor) -> bool:
-    return t.dtype in (torch.float32, torch.float16, torch.bfloat16)

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from engine.errors import FileProblem, UserError
+from engine.fileio import read_safetensors, save_safetensors
 from engine.stylespace import StyleLayer, layout_as_dicts, layout_fingerprint, total_channels
 
 FORMAT_NAME = "styledomain.direction"
@@ -142,23 +141,7 @@ def save_direction(direction: Direction, path: str | os.PathLike) -> None:
         "covers_torgb": "true" if direction.covers_torgb else "false",
         "source": direction.source, "license": direction.license, "extra": json.dumps(direction.extra),
     }
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # noqa: BLE001 - any parser failure is one clear line
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FileProblem(path, f"truncated or corrupt safetensors file ({first})") from None
-    return meta, tensors
+    save_safetensors(tensors, path, meta)
 
 
 def _layout_from_meta(path: Path, meta: dict[str, str]) -> list[StyleLayer]:
@@ -172,7 +155,7 @@ def _layout_from_meta(path: Path, meta: dict[str, str]) -> list[StyleLayer]:
 
 
 def load_native_direction(path: Path) -> Direction:
-    meta, tensors = _read_safetensors(path)
+    tensors, meta = read_safetensors(path)
     if meta.get("format") != FORMAT_NAME:
         raise FileProblem(path, f"safetensors file is not a StyleDomain direction (format={meta.get('format')!r})")
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from engine.errors import UserError
+from engine.fileio import atomic_path
 
 from .blendpad import BlendPad, Point
 
@@ -103,17 +104,13 @@ def save_animation(frames: Sequence[Image.Image], path: str | os.PathLike, durat
     if duration_ms <= 0:
         raise UserError(f"frame duration must be positive, got {duration_ms} ms")
     rgb = [f.convert("RGB") for f in frames]
-    tmp = path.with_name(f".{path.name}.partial")
     kwargs: dict = {"save_all": True, "append_images": rgb[1:], "duration": int(duration_ms), "loop": loop}
     if suffix == ".webp":
         kwargs.update(lossless=True, format="WEBP")
     else:
         kwargs.update(format="GIF", disposal=1)
-    try:
+    with atomic_path(path) as tmp:
         rgb[0].save(tmp, **kwargs)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -125,11 +122,7 @@ def save_png_sequence(frames: Sequence[Image.Image], folder: str | os.PathLike, 
     out = []
     for i, frame in enumerate(frames):
         target = folder / f"{prefix}_{i:0{digits}d}.png"
-        tmp = target.with_name(f".{target.name}.partial")
-        try:
+        with atomic_path(target) as tmp:
             frame.save(tmp, format="PNG")
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
         out.append(target)
     return out

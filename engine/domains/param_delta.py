@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from engine.errors import FileProblem, UserError
+from engine.fileio import read_safetensors, save_safetensors
 from engine.generator import Generator
 from engine.stylespace import layout_fingerprint, style_layout
 
@@ -62,26 +61,14 @@ def save_param_delta(delta: ParamDelta, path: str | os.PathLike) -> None:
     meta = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "name": delta.name,
             "layout_fingerprint": delta.layout_fingerprint, "base_sha256": delta.base_sha256,
             "source": delta.source, "license": delta.license}
-    tensors = {k: v.detach().cpu().float().contiguous() for k, v in delta.deltas.items()}
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_safetensors({k: v.float() for k, v in delta.deltas.items()}, path, meta)
 
 
 def load_param_delta(path: str | os.PathLike) -> ParamDelta:
     from engine.checkpoints.fileinfo import require_file
 
     p = require_file(path)
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # noqa: BLE001
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FileProblem(p, f"not a readable safetensors parameter-delta file ({first})") from None
+    tensors, meta = read_safetensors(p)
     if meta.get("format") != FORMAT_NAME:
         raise FileProblem(p, f"not a StyleDomain parameter-delta file (format={meta.get('format')!r})")
     if meta.get("format_version") != str(FORMAT_VERSION):

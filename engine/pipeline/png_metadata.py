@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from engine.errors import FileProblem
+from engine.fileio import atomic_path
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RECIPE_KEYWORD = "StyleDomain-Recipe"
@@ -115,12 +116,8 @@ def save_png(pil: Image.Image, path: str | os.PathLike, recipe_text: str | None 
     """Write atomically (temp file beside the target, then rename)."""
     path = Path(path)
     data = encode_png(pil, recipe_text, strip)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
+    with atomic_path(path) as tmp:
         tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

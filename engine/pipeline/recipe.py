@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import FileProblem
+from engine.fileio import atomic_path
 from engine.generator import NOISE_MODES
 
 FORMAT_NAME = "styledomain.recipe"
@@ -294,10 +295,6 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
 def save_recipe(recipe: Recipe, path: str | os.PathLike) -> Path:
     """Pretty JSON, written atomically."""
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.partial")
-    try:
+    with atomic_path(p) as tmp:
         tmp.write_text(recipe.dumps(indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
     return p

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from engine.fileio import atomic_path
 from engine.generator import Generator
 
 
@@ -42,9 +43,5 @@ def save_image_atomic(pil: Image.Image, path: str | os.PathLike, **save_kwargs) 
     path = Path(path)
     fmt = (path.suffix.lstrip(".") or "png").upper()
     fmt = {"JPG": "JPEG", "TIF": "TIFF"}.get(fmt, fmt)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
+    with atomic_path(path) as tmp:
         pil.save(tmp, format=fmt, **save_kwargs)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
