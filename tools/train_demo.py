@@ -100,6 +100,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rgb-init", type=float, default=0.1, help="scale of the initial toRGB weights")
     p.add_argument("--ema", type=float, default=0.995, help="EMA decay of the saved weights")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--stop-at", type=int, default=0,
+                   help="stop after this many steps of the --steps schedule (reproduces a time-limited run)")
     p.add_argument("--time-limit", type=float, default=0.0,
                    help="minutes; stop early (saving what exists) when exceeded; 0 = no limit")
     p.add_argument("--save-every", type=int, default=200, help="write the checkpoint every N steps")
@@ -169,7 +171,7 @@ def main(argv=None) -> int:
         elapsed = time.time() - t_start
         if step % 25 == 0:
             log(f"step {step}/{args.steps} loss {loss_avg:.4f}")
-        over = args.time_limit > 0 and elapsed > args.time_limit * 60
+        over = (args.time_limit > 0 and elapsed > args.time_limit * 60) or step == args.stop_at
         if step % args.save_every == 0 or step == args.steps or over:
             info = {"command": " ".join(["tools/train_demo.py", *(argv if argv is not None else sys.argv[1:])]),
                     "steps_done": step, "steps": args.steps, "seed": args.seed, "pool": args.pool,
@@ -177,11 +179,11 @@ def main(argv=None) -> int:
                     "mapping_lr": args.mapping_lr,
                     "wall_seconds": round(elapsed),
                     "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
-                    "final_loss": round(loss_avg, 5), "stopped_by_time_limit": bool(over)}
+                    "final_loss": round(loss_avg, 5), "stopped_early": bool(over)}
             save(ema, out, args, info)
             log(f"saved {out} at step {step}")
         if over:
-            log("time limit reached")
+            log("stopped early (time limit or --stop-at)")
             break
     return 0
 
