@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.checkpoints import load_generator
+from engine.checkpoints import load_generator, save_native
 from engine.cli.main import main as cli_main
 from engine.demo_world.faces import FaceParams, render_photo
 from engine.pipeline.render import to_uint8, w_plus_from_seed, z_from_seed
@@ -119,3 +119,12 @@ def test_cli_render_says_demo_and_writes_png(demo, tmp_path, capsys):
     assert "demo model" in capsys.readouterr().out
     img = Image.open(out)
     assert img.size == (demo.generator.config.size,) * 2
+
+
+def test_save_native_stores_extra_metadata(tmp_path, tiny_generator):
+    path = tmp_path / "tiny.safetensors"
+    save_native(tiny_generator, path, extra_metadata={"demo": "true"})
+    assert load_generator(path).metadata["demo"] == "true"
+    with pytest.raises(ValueError, match="reserved"):
+        save_native(tiny_generator, tmp_path / "bad.safetensors", extra_metadata={"format": "x"})
+    assert not (tmp_path / "bad.safetensors").exists()
