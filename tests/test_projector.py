@@ -230,3 +230,9 @@ def test_bench_rows(gen):
                           style_dim=TINY.style_dim, input_size=32)
     row = bench_e4e(cpu, batch=2, warmup=0, repeats=1, net=net)
     assert row == {**row, "task": "e4e", "resolution": 32, "batch": 2} and row["ms_per_image"] > 0
+
+
+def test_projection_never_returns_worse_than_its_start(gen, known):
+    w, target = known
+    res = project(gen, target, w.clone(), ProjectionSettings(steps=3, lr=0.5))  # exact start, wild steps
+    assert res.kept_start and torch.equal(res.w_plus, w)

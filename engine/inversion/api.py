@@ -124,7 +124,7 @@ def invert_image(image: Image.Image | torch.Tensor, loaded_generator: LoadedGene
             loss_fn = loss_fn.to(dev)
         result = project(gen, target, w_plus, settings, loss_fn, progress, cancel)
         w_plus, steps_done, cancelled = result.w_plus, result.steps_done, result.cancelled
-        info.update(mode=mode, resolution=settings.resolution, lr=settings.lr,
+        info.update(mode=mode, resolution=settings.resolution, lr=settings.lr, kept_start=result.kept_start,
                     final_loss=round(result.losses[-1], 5) if result.losses else None)
         if result.noise is not None:
             info["noise"] = [n.cpu() for n in result.noise]

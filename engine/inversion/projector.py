@@ -58,6 +58,7 @@ class ProjectionResult:
     steps_done: int
     cancelled: bool
     losses: list[float] = field(default_factory=list)
+    kept_start: bool = False  # the optimised latent reconstructed worse than the start, which is returned
 
 
 def learning_rate(t: float, s: ProjectionSettings) -> float:
@@ -168,4 +169,13 @@ def project(gen: Generator, target: torch.Tensor, init_w_plus: torch.Tensor | No
                                              noise=noises or noise_const, max_resolution=res, impl=s.impl)
             progress(done, s.steps, losses[-1], preview)
     w_final = current().detach()
-    return ProjectionResult(w_final, [n.detach() for n in noises] if noises else None, done, cancelled, losses)
+    final_noise = [n.detach() for n in noises] if noises else None
+    if done:  # never hand back something worse (by the loss, without exploration noise) than the start
+        with torch.no_grad():
+            def plain_loss(w, nz):
+                img = gen.synthesize(gen.styles(w.unsqueeze(0)), noise=nz, max_resolution=res, impl=s.impl)
+                return float(loss_fn(img, target))
+
+            if plain_loss(start, noise_const) < plain_loss(w_final, final_noise or noise_const):
+                return ProjectionResult(start, None, done, cancelled, losses, kept_start=True)
+    return ProjectionResult(w_final, final_noise, done, cancelled, losses)
