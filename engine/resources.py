@@ -13,7 +13,10 @@ def resources_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "resources"
 
 
+#: The built-in demo generator (see its model card beside it); its encoder is ``demo-faces-64-encoder``.
+DEMO_MODEL_NAME = "demo-faces-64.safetensors"
+
+
 def demo_model_path() -> Path | None:
-    models = resources_dir() / "models"
-    found = sorted(models.glob("demo*.safetensors")) if models.is_dir() else []
-    return found[0] if found else None
+    path = resources_dir() / "models" / DEMO_MODEL_NAME
+    return path if path.is_file() else None
