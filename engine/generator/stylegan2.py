@@ -342,6 +342,16 @@ class Generator(nn.Module):
         scales = list(conv_scales) if conv_scales is not None else [None] * len(styles)
         if len(scales) != len(styles) or any(scales[i] is not None for i in range(1, len(styles), 3)):
             raise ValueError("conv_scales needs one entry per style layer, None for every toRGB layer")
+        if impl == "fast" and batch > 1 and styles[0].device.type == "cpu":
+            # On CPUs a batch costs more per image than single samples with modulated weights.
+            def pick(t: torch.Tensor | None, i: int) -> torch.Tensor | None:
+                return t if t is None or t.ndim == 1 or t.shape[0] == 1 else t[i : i + 1]
+
+            return torch.cat([
+                self.synthesize([s[i : i + 1] for s in styles], noise=[pick(n, i) for n in noise],
+                                max_resolution=limit, impl=impl, dtype=dtype, conv_scales=[pick(c, i) for c in scales])
+                for i in range(batch)
+            ])
         x = self.conv1(x, styles[0], noise[0], impl, scales[0])
         skip = self.to_rgb1(x, styles[1], impl=impl)
         res = 4
