@@ -47,3 +47,12 @@ def rosinality_pt(tmp_path, tiny_generator):
     path = tmp_path / "tiny-rosinality.pt"
     torch.save({"g_ema": tiny_generator.state_dict(), "latent_avg": tiny_generator.w_avg.clone()}, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors: one thread avoids oversubscribing a small shared CPU. Use via ``pytestmark``."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -15,14 +15,7 @@ from engine.errors import UserError
 from engine.inversion import check_encoder_fits, load_e4e, load_encoder
 from engine.inversion.e4e import Encoder4Editing, infer_architecture
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread avoids oversubscribing a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = {"units": (1, 2, 2, 1), "widths": (16, 32, 48, 64), "style_dim": TINY.style_dim, "input_size": 32}

@@ -20,13 +20,7 @@ from engine.inversion.encoder_training import (
 from engine.inversion.small_encoder import SmallEncoder, SmallEncoderConfig, save_encoder
 from engine.stylespace import layout_fingerprint, style_layout
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,7 @@ from engine.inversion import image_to_tensor, invert_photo
 from engine.inversion.e4e import Encoder4Editing
 from engine.pipeline.render import to_pil
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
