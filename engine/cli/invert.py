@@ -7,14 +7,13 @@ shape, plus metadata: model, photo sha256, alignment quad, encoder, steps).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from engine.errors import UserError
+from engine.fileio import atomic_path, save_safetensors
 from engine.inversion import DEFAULT_STEPS, MODES, invert_photo
 from engine.pipeline.render import save_image_atomic, to_pil
 from engine.stylespace import layout_fingerprint, style_layout
@@ -66,19 +65,12 @@ def check_args(args) -> tuple[Path, Path | None]:
 def save_latent(path: Path, w_plus: torch.Tensor, metadata: dict[str, str],
                 noise: list[torch.Tensor] | None = None) -> None:
     """Atomic write: ``.npy`` float32 array or ``.safetensors`` with ``w_plus`` (+ ``noise_{i}``)."""
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        if path.suffix.lower() == ".npy":
-            with open(tmp, "wb") as f:
-                np.save(f, w_plus.detach().cpu().float().numpy())
-        else:
-            tensors = {"w_plus": w_plus.detach().cpu().float().contiguous()}
-            for i, n in enumerate(noise or []):
-                tensors[f"noise_{i}"] = n.detach().cpu().float().contiguous()
-            save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if path.suffix.lower() == ".npy":
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, w_plus.detach().cpu().float().numpy())
+        return
+    tensors = {"w_plus": w_plus.float()} | {f"noise_{i}": n.float() for i, n in enumerate(noise or [])}
+    save_safetensors(tensors, path, metadata)
 
 
 def run(args) -> int:

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 from engine.checkpoints.errors import ModelFileError
+from engine.fileio import read_safetensors, read_safetensors_metadata, save_safetensors
 
 from .base import LatentEncoder
 
@@ -109,26 +108,16 @@ def save_encoder(enc: SmallEncoder, path: str | os.PathLike, *, generator_finger
             "architecture": json.dumps({"name": "small-resnet", **asdict(enc.cfg)}),
             "generator_fingerprint": generator_fingerprint, "generator_sha256": generator_sha256,
             "generator_name": generator_name, "training": json.dumps(training or {})}
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_safetensors(tensors, path, meta)
 
 
 def read_encoder_metadata(path: Path) -> dict[str, str]:
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except Exception as exc:  # noqa: BLE001
-        first = str(exc).splitlines()[0][:120]
-        raise ModelFileError(path, f"truncated or corrupt safetensors file ({first})") from None
+    return read_safetensors_metadata(path, error=ModelFileError)
 
 
 def load_small_encoder(path: str | os.PathLike) -> SmallEncoder:
     path = Path(path)
-    meta = read_encoder_metadata(path)
+    tensors, meta = read_safetensors(path, error=ModelFileError)
     if meta.get("format") != FORMAT_NAME:
         raise ModelFileError(path, f"safetensors file is not a StyleDomain encoder (format={meta.get('format')!r})")
     if int(meta.get("format_version", "0") or 0) > FORMAT_VERSION:
@@ -142,8 +131,6 @@ def load_small_encoder(path: str | os.PathLike) -> SmallEncoder:
         raise ModelFileError(path, f"unknown encoder architecture in metadata ({exc})") from None
     enc = SmallEncoder(cfg)
     try:
-        with safe_open(str(path), framework="pt") as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
         enc.load_state_dict(tensors, strict=True)
     except Exception as exc:  # noqa: BLE001
         raise ModelFileError(path, f"weights do not match the stored architecture "
