@@ -19,12 +19,11 @@ from pathlib import Path
 from engine.checkpoints.fileinfo import sha256_of
 from engine.device import pick_device
 from engine.errors import UserError
+from engine.pipeline.latent_file import LATENT_SUFFIXES, load_latent_file
 from engine.pipeline.png_metadata import save_png
 from engine.pipeline.recipe import GeneratorRef, LatentRef, SourcePhoto, load_recipe
 from engine.pipeline.recipe_render import (
-    LATENT_SUFFIXES,
     check_latent_fits,
-    load_latent_file,
     recipe_latent,
     render_resolved,
     resolve_recipe,

@@ -9,18 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from engine.errors import UserError
-from engine.fileio import atomic_path, save_safetensors
 from engine.inversion import DEFAULT_STEPS, MODES, invert_photo
+from engine.pipeline.latent_file import LATENT_SUFFIXES, save_latent
 from engine.pipeline.render import save_image_atomic, to_pil
 from engine.stylespace import layout_fingerprint, style_layout
 
 from .common import add_device_arg, load_model_arg, output_path
-
-LATENT_SUFFIXES = (".npy", ".safetensors")
 
 
 def register(sub) -> None:
@@ -62,15 +57,6 @@ def check_args(args) -> tuple[Path, Path | None]:
     return out, preview
 
 
-def save_latent(path: Path, w_plus: torch.Tensor, metadata: dict[str, str],
-                noise: list[torch.Tensor] | None = None) -> None:
-    """Atomic write: ``.npy`` float32 array or ``.safetensors`` with ``w_plus`` (+ ``noise_{i}``)."""
-    if path.suffix.lower() == ".npy":
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.save(f, w_plus.detach().cpu().float().numpy())
-        return
-    tensors = {"w_plus": w_plus.float()} | {f"noise_{i}": n.float() for i, n in enumerate(noise or [])}
-    save_safetensors(tensors, path, metadata)
 
 
 def run(args) -> int:

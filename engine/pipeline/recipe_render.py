@@ -15,7 +15,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -27,10 +26,10 @@ from engine.domains.param_delta import ParamDelta, applied_deltas, load_param_de
 from engine.errors import FileProblem, UserError
 from engine.stylespace import layout_fingerprint, style_layout
 
+from .latent_file import load_latent_file
 from .recipe import DeltaRef, DirectionRef, GeneratorRef, LatentRef, Recipe
 from .render import to_pil, w_plus_from_seed
 
-LATENT_SUFFIXES = (".npy", ".safetensors")
 SEARCH_SUFFIXES = (".pt", ".pth", ".pkl", ".safetensors", ".npy")
 
 
@@ -111,43 +110,6 @@ def resolve_delta(ref: DeltaRef, base_dir: Path | None, search_dirs: Sequence[Pa
         raise _not_found(f"parameter delta {ref.name!r}", ref.sha256, mismatched,
                          "put it next to the recipe or pass --search DIR")
     return load_param_delta(path), path
-
-
-def load_latent_file(path: str | os.PathLike) -> torch.Tensor:
-    """W+ [num_ws, w_dim] float32 from ``.npy`` or ``.safetensors`` (key ``w_plus``); [1, n, d] accepted."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileProblem(p, "file not found")
-    suffix = p.suffix.lower()
-    if suffix == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise FileProblem(p, f"not a readable .npy array ({str(exc).splitlines()[0]})") from None
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-    elif suffix == ".safetensors":
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(p), framework="pt") as f:
-                if "w_plus" not in f.keys():
-                    raise FileProblem(p, "safetensors latent has no 'w_plus' tensor")
-                t = f.get_tensor("w_plus")
-        except FileProblem:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise FileProblem(p, f"truncated or corrupt safetensors file ({str(exc).splitlines()[0]})") from None
-    else:
-        raise FileProblem(p, "latent must be .npy or .safetensors")
-    if t.ndim == 3 and t.shape[0] == 1:
-        t = t[0]
-    if t.ndim != 2:
-        raise FileProblem(p, f"latent has shape {list(t.shape)}, expected [num_ws, w_dim]")
-    if not t.is_floating_point():
-        raise FileProblem(p, f"latent has dtype {t.dtype}, expected float32")
-    if not bool(torch.isfinite(t).all()):
-        raise FileProblem(p, "latent contains NaN/Inf values")
-    return t.float()
 
 
 def check_latent_fits(w_plus: torch.Tensor, loaded: LoadedGenerator, origin: str | os.PathLike) -> None:
