@@ -342,8 +342,9 @@ class Generator(nn.Module):
         scales = list(conv_scales) if conv_scales is not None else [None] * len(styles)
         if len(scales) != len(styles) or any(scales[i] is not None for i in range(1, len(styles), 3)):
             raise ValueError("conv_scales needs one entry per style layer, None for every toRGB layer")
-        if impl == "fast" and batch > 1 and styles[0].device.type == "cpu":
-            # On CPUs a batch costs more per image than single samples with modulated weights.
+        if impl == "fast" and batch > 1 and styles[0].device.type == "cpu" and not torch.is_grad_enabled():
+            # For inference on CPUs a batch costs more per image than single samples with modulated
+            # weights; with autograd (training) one batched graph is about 2x faster than the split.
             def pick(t: torch.Tensor | None, i: int) -> torch.Tensor | None:
                 return t if t is None or t.ndim == 1 or t.shape[0] == 1 else t[i : i + 1]
 
