@@ -123,3 +123,26 @@ def test_edge_map_outlines_the_face():
     assert e[:, 64].sum() > 3  # the vertical centre line crosses hair/face/mouth outlines
     assert FaceParams.from_seed(8).bg_style == 0
     assert e[2:12, 2:12].sum() < 1e-3  # plain background corner: no outlines
+
+
+def test_feature_windows_tell_a_face_from_a_featureless_one():
+    """The eye/mouth detail score is 1 for the renders themselves and drops when the features are gone."""
+    from PIL import Image, ImageFilter
+
+    from engine.demo_world.quality import feature_boxes, feature_scores
+
+    faces = [FaceParams.from_seed(s) for s in (3, 8, 21)]
+    real = np.stack([render_photo(p, 64) for p in faces])
+    boxes = [feature_boxes(p, 64) for p in faces]
+    assert all(len(b) == 3 for b in boxes)
+    l1, ratio = feature_scores(real, real, boxes)
+    assert l1 == 0 and ratio == pytest.approx(1.0)
+    # A "no features" face: each window filled with its own mean colour (flat skin), the rest untouched.
+    flat = real.astype(np.float32).copy()
+    for img, face_boxes in zip(flat, boxes, strict=True):
+        for rows, cols in face_boxes:
+            img[rows, cols] = img[rows, cols].mean(axis=(0, 1))
+    l1_flat, ratio_flat = feature_scores(flat, real, boxes)
+    assert ratio_flat < 1e-3 and l1_flat > 5
+    blurred = np.stack([np.asarray(Image.fromarray(r).filter(ImageFilter.GaussianBlur(1.5))) for r in real])
+    assert feature_scores(blurred, real, boxes)[1] < 0.8

@@ -7,6 +7,10 @@ Two numbers, each also computed for a randomly initialised generator of the same
   renderer's face for the same seed, on held-out seeds (never in the training pool);
 * ``nn_l2``: mean distance (RMS over pixels, 0..255 scale) from each sample to its nearest
   neighbour in a pool of renderer faces: does the sample look like *some* demo face?
+* ``feature_l1`` and ``feature_contrast``: the same paired L1, and the ratio of pixel standard
+  deviations (sample / render), inside small windows on the two eyes and the mouth
+  (``engine.demo_world.quality``): are the facial features there, or smoothed into skin? A
+  contrast of 1 means as much detail as the renderer; a blurry face scores far below 1.
 
     PYTHONPATH=. python tools/demo_quality.py resources/models/demo-faces-64.safetensors
 """
@@ -23,6 +27,7 @@ from PIL import Image
 
 from engine.checkpoints import load_generator
 from engine.demo_world.faces import FaceParams, render_photo
+from engine.demo_world.quality import Box, feature_boxes, feature_scores
 from engine.generator import Generator
 from engine.pipeline.render import save_image_atomic, to_uint8, z_from_seed
 
@@ -52,6 +57,10 @@ def nn_l2(fake: np.ndarray, pool: np.ndarray) -> float:
     return float(np.sqrt(np.maximum(d2.min(1), 0) / f.shape[1]).mean())
 
 
+def feature_windows(seeds: list[int], z_dim: int, size: int) -> list[list[Box]]:
+    return [feature_boxes(FaceParams.from_z(z_from_seed(s, z_dim)[0]), size) for s in seeds]
+
+
 def random_init_like(gen: Generator, seed: int = 0) -> Generator:
     torch.manual_seed(seed)
     rnd = Generator(gen.config).eval().requires_grad_(False)
@@ -64,13 +73,19 @@ def measure(gen: Generator, n: int = 64, pool: int = 512) -> dict:
     seeds = list(range(HELD_OUT_BASE, HELD_OUT_BASE + n))
     real = renders(seeds, z_dim, size)
     pool_imgs = renders(list(range(2 * HELD_OUT_BASE, 2 * HELD_OUT_BASE + pool)), z_dim, size)
+    windows = feature_windows(seeds, z_dim, size)
     out = {}
     for name, g in (("model", gen), ("random_init", random_init_like(gen))):
         fake = sample(g, seeds)
-        out[name] = {"paired_l1": round(paired_l1(fake, real), 2), "nn_l2": round(nn_l2(fake, pool_imgs), 2)}
+        f_l1, f_contrast = feature_scores(fake, real, windows)
+        out[name] = {"paired_l1": round(paired_l1(fake, real), 2), "nn_l2": round(nn_l2(fake, pool_imgs), 2),
+                     "feature_l1": round(f_l1, 2), "feature_contrast": round(f_contrast, 3)}
     # Reference: how far apart two different renderer faces are (a floor for "looks like a face").
-    out["renderer_vs_other_renderer_faces"] = {"paired_l1": round(paired_l1(real, np.roll(real, 1, 0)), 2),
-                                               "nn_l2": round(nn_l2(real, pool_imgs), 2)}
+    other = np.roll(real, 1, 0)
+    f_l1, f_contrast = feature_scores(other, real, windows)
+    out["renderer_vs_other_renderer_faces"] = {"paired_l1": round(paired_l1(real, other), 2),
+                                               "nn_l2": round(nn_l2(real, pool_imgs), 2),
+                                               "feature_l1": round(f_l1, 2), "feature_contrast": round(f_contrast, 3)}
     out["samples"], out["pool"] = n, pool
     return out
 

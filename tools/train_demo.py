@@ -5,8 +5,11 @@ convention, the same as ``styledomain render --seed``) and the face ``FaceParams
 generator (our own StyleGAN2 architecture) learns ``z -> render(FaceParams.from_z(z))`` with an L1
 loss at 64/32/16 px plus an L1 loss on image gradients; the saved weights are an exponential
 moving average. Deterministic: fixed torch seed, a fixed pool of training seeds, one data order.
+``--init`` continues from an earlier checkpoint (a second stage with its own schedule).
 
     PYTHONPATH=. python tools/train_demo.py --steps 1500 --out resources/models/demo-faces-64.safetensors
+
+The shipped model's exact two-stage commands are in ``resources/models/demo-faces-64.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.checkpoints import save_native
+from engine.checkpoints import load_native, save_native
 from engine.demo_world.faces import FaceParams, render_photo
 from engine.generator import Generator, GeneratorConfig
 
@@ -105,6 +108,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--time-limit", type=float, default=0.0,
                    help="minutes; stop early (saving what exists) when exceeded; 0 = no limit")
     p.add_argument("--save-every", type=int, default=200, help="write the checkpoint every N steps")
+    p.add_argument("--init", default="",
+                   help="start from this demo checkpoint (our .safetensors) instead of random weights; "
+                        "the architecture is taken from it")
     p.add_argument("--target-cache", default="", help="optional .npz to keep the rendered pool between runs")
     p.add_argument("--out", default="resources/models/demo-faces-64.safetensors")
     return p.parse_args(argv)
@@ -130,11 +136,17 @@ def main(argv=None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.time() - t_start:7.1f}s] {msg}", flush=True)
 
-    cfg = demo_config(args.size, args.width, args.z_dim)
-    gen = Generator(cfg).train()
-    with torch.no_grad():  # quiet toRGB layers at the start: no colour noise to unlearn
-        for rgb in [gen.to_rgb1, *gen.to_rgbs]:
-            rgb.conv.weight.mul_(args.rgb_init)
+    if args.init:
+        gen, _ = load_native(Path(args.init))
+        gen.train().requires_grad_(True)
+        cfg = gen.config
+        log(f"starting from {args.init}")
+    else:
+        cfg = demo_config(args.size, args.width, args.z_dim)
+        gen = Generator(cfg).train()
+        with torch.no_grad():  # quiet toRGB layers at the start: no colour noise to unlearn
+            for rgb in [gen.to_rgb1, *gen.to_rgbs]:
+                rgb.conv.weight.mul_(args.rgb_init)
     ema = copy.deepcopy(gen).eval().requires_grad_(False)
     log(f"config {cfg.to_json()}  parameters {sum(p.numel() for p in gen.parameters()):,}")
 
@@ -176,7 +188,7 @@ def main(argv=None) -> int:
             info = {"command": " ".join(["tools/train_demo.py", *(argv if argv is not None else sys.argv[1:])]),
                     "steps_done": step, "steps": args.steps, "seed": args.seed, "pool": args.pool,
                     "batch": args.batch, "lr": args.lr, "width": args.width, "rgb_init": args.rgb_init,
-                    "mapping_lr": args.mapping_lr,
+                    "mapping_lr": args.mapping_lr, "init": args.init,
                     "wall_seconds": round(elapsed),
                     "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
                     "final_loss": round(loss_avg, 5), "stopped_early": bool(over)}
