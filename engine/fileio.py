@@ -14,16 +14,29 @@ from safetensors.torch import save_file
 from engine.errors import FileProblem
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file under this process's umask (read once, at import)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+NEW_FILE_MODE = _new_file_mode()
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` when the block succeeds.
 
-    On any failure the temporary file is removed and ``path`` is left as it was.
+    On any failure the temporary file is removed and ``path`` is left as it was. The result gets the
+    usual permissions of a new file (some writers, e.g. safetensors, create private 0600 files).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, NEW_FILE_MODE)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
