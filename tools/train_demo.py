@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.checkpoints import load_native, save_native
+from engine.checkpoints.fileinfo import sha256_of
 from engine.demo_world.faces import FaceParams, render_photo
 from engine.generator import Generator, GeneratorConfig
 
@@ -136,6 +137,7 @@ def main(argv=None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.time() - t_start:7.1f}s] {msg}", flush=True)
 
+    init_sha = sha256_of(args.init) if args.init else ""
     if args.init:
         gen, _ = load_native(Path(args.init))
         gen.train().requires_grad_(True)
@@ -187,8 +189,8 @@ def main(argv=None) -> int:
         if step % args.save_every == 0 or step == args.steps or over:
             info = {"command": " ".join(["tools/train_demo.py", *(argv if argv is not None else sys.argv[1:])]),
                     "steps_done": step, "steps": args.steps, "seed": args.seed, "pool": args.pool,
-                    "batch": args.batch, "lr": args.lr, "width": args.width, "rgb_init": args.rgb_init,
-                    "mapping_lr": args.mapping_lr, "init": args.init,
+                    "batch": args.batch, "lr": args.lr, "width": cfg.channels[4], "rgb_init": args.rgb_init,
+                    "mapping_lr": args.mapping_lr, "init": args.init, "init_sha256": init_sha,
                     "wall_seconds": round(elapsed),
                     "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
                     "final_loss": round(loss_avg, 5), "stopped_early": bool(over)}
