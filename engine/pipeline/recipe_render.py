@@ -62,9 +62,16 @@ def find_file(sha256: str, hint: str, base_dir: Path | None, search_dirs: Sequen
     return None
 
 
-def _not_found(what: str, sha: str, mismatched: list[Path], advice: str) -> UserError:
-    other = f"; {mismatched[0]} has other contents (sha256 differs)" if mismatched else ""
-    return UserError(f"{what} (sha256 {_short(sha)}) not found{other}: {advice}")
+def find_required(what: str, sha256: str, hint: str, base_dir: Path | None, search_dirs: Sequence[Path],
+                  advice: str) -> Path:
+    """:func:`find_file`, or a :class:`UserError` naming ``what``, its sha256, a same-name file with
+    other contents if one was seen, and ``advice``."""
+    mismatched: list[Path] = []
+    path = find_file(sha256, hint, base_dir, search_dirs, mismatched)
+    if path is None:
+        other = f"; {mismatched[0]} has other contents (sha256 differs)" if mismatched else ""
+        raise UserError(f"{what} (sha256 {_short(sha256)}) not found{other}: {advice}")
+    return path
 
 
 def _short(sha: str) -> str:
@@ -75,11 +82,9 @@ def resolve_model(ref: GeneratorRef, base_dir: Path | None, search_dirs: Sequenc
                   explicit: str | os.PathLike | None = None, device: str = "cpu") -> tuple[LoadedGenerator, list[str]]:
     """Load the recipe's generator; returns it and notes (e.g. "different weights than recorded")."""
     notes: list[str] = []
-    mismatched: list[Path] = []
-    path = Path(explicit) if explicit else find_file(ref.sha256, ref.file, base_dir, search_dirs, mismatched)
-    if path is None:
-        raise _not_found(f"model {ref.name!r} (layout fingerprint {ref.layout_fingerprint})", ref.sha256,
-                         mismatched, "pass --model FILE or put it next to the recipe")
+    path = Path(explicit) if explicit else find_required(
+        f"model {ref.name!r} (layout fingerprint {ref.layout_fingerprint})", ref.sha256, ref.file, base_dir,
+        search_dirs, "pass --model FILE or put it next to the recipe")
     loaded = load_generator(path, device=device)
     fp = layout_fingerprint(style_layout(loaded.generator.config))
     if fp != ref.layout_fingerprint:
@@ -92,10 +97,7 @@ def resolve_model(ref: GeneratorRef, base_dir: Path | None, search_dirs: Sequenc
 
 
 def resolve_direction(ref: DirectionRef, base_dir: Path | None, search_dirs: Sequence[Path]) -> tuple[Direction, Path]:
-    mismatched: list[Path] = []
-    path = find_file(ref.sha256, ref.file, base_dir, search_dirs, mismatched)
-    if path is None:
-        raise _not_found(f"direction {ref.name!r}", ref.sha256, mismatched,
+    path = find_required(f"direction {ref.name!r}", ref.sha256, ref.file, base_dir, search_dirs,
                          "put it next to the recipe or pass --search DIR")
     d = load_direction(path)
     if ref.style_mix and d.style_latents is None:
@@ -104,10 +106,7 @@ def resolve_direction(ref: DirectionRef, base_dir: Path | None, search_dirs: Seq
 
 
 def resolve_delta(ref: DeltaRef, base_dir: Path | None, search_dirs: Sequence[Path]) -> tuple[ParamDelta, Path]:
-    mismatched: list[Path] = []
-    path = find_file(ref.sha256, ref.file, base_dir, search_dirs, mismatched)
-    if path is None:
-        raise _not_found(f"parameter delta {ref.name!r}", ref.sha256, mismatched,
+    path = find_required(f"parameter delta {ref.name!r}", ref.sha256, ref.file, base_dir, search_dirs,
                          "put it next to the recipe or pass --search DIR")
     return load_param_delta(path), path
 
@@ -159,10 +158,8 @@ def recipe_latent(res: ResolvedRecipe, override: torch.Tensor | None = None) -> 
         w = torch.tensor(lat.w_plus, dtype=torch.float32)
         check_latent_fits(w, res.loaded, "recipe latent")
         return w
-    mismatched: list[Path] = []
-    path = find_file(lat.sha256, lat.file, res.base_dir, res.search_dirs, mismatched)
-    if path is None:
-        raise _not_found(f"latent file {lat.file!r}", lat.sha256, mismatched, "put it next to the recipe")
+    path = find_required(f"latent file {lat.file!r}", lat.sha256, lat.file, res.base_dir, res.search_dirs,
+                         "put it next to the recipe")
     w = load_latent_file(path)
     check_latent_fits(w, res.loaded, path)
     return w
