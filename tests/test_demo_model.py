@@ -12,7 +12,7 @@ from PIL import Image
 from engine.checkpoints import load_generator, save_native
 from engine.cli.main import main as cli_main
 from engine.demo_world.faces import FaceParams, render_photo
-from engine.demo_world.quality import feature_boxes, feature_scores
+from engine.demo_world.quality import feature_scores, seed_feature_boxes
 from engine.pipeline.render import to_uint8, w_plus_from_seed, z_from_seed
 from engine.resources import demo_model_path
 from engine.stylespace import style_layout
@@ -103,8 +103,7 @@ def test_eyes_and_mouth_are_drawn(demo):
     gen = demo.generator
     real = targets(gen, HELD_OUT)
     fake = sample(gen, HELD_OUT)
-    boxes = [feature_boxes(FaceParams.from_z(z_from_seed(s, gen.config.style_dim)[0]), gen.config.size)
-             for s in HELD_OUT]
+    boxes = seed_feature_boxes(HELD_OUT, gen.config.size)
     own_l1, detail = feature_scores(fake, real, boxes)
     other_l1, _ = feature_scores(np.roll(fake, 1, axis=0), real, boxes)
     assert detail > 0.6, detail  # a featureless (blurred) head scores below 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 from pathlib import Path
@@ -14,6 +15,7 @@ from engine.checkpoints.fileinfo import sha256_of
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "train_demo.py"
 
 
+@functools.cache
 def _tool():
     spec = importlib.util.spec_from_file_location("train_demo", TOOL)
     module = importlib.util.module_from_spec(spec)

@@ -27,7 +27,7 @@ from PIL import Image
 
 from engine.checkpoints import load_generator
 from engine.demo_world.faces import FaceParams, render_photo
-from engine.demo_world.quality import Box, feature_boxes, feature_scores
+from engine.demo_world.quality import feature_scores, seed_feature_boxes
 from engine.generator import Generator
 from engine.pipeline.render import save_image_atomic, to_uint8, z_from_seed
 
@@ -57,10 +57,6 @@ def nn_l2(fake: np.ndarray, pool: np.ndarray) -> float:
     return float(np.sqrt(np.maximum(d2.min(1), 0) / f.shape[1]).mean())
 
 
-def feature_windows(seeds: list[int], z_dim: int, size: int) -> list[list[Box]]:
-    return [feature_boxes(FaceParams.from_z(z_from_seed(s, z_dim)[0]), size) for s in seeds]
-
-
 def random_init_like(gen: Generator, seed: int = 0) -> Generator:
     torch.manual_seed(seed)
     rnd = Generator(gen.config).eval().requires_grad_(False)
@@ -73,7 +69,7 @@ def measure(gen: Generator, n: int = 64, pool: int = 512) -> dict:
     seeds = list(range(HELD_OUT_BASE, HELD_OUT_BASE + n))
     real = renders(seeds, z_dim, size)
     pool_imgs = renders(list(range(2 * HELD_OUT_BASE, 2 * HELD_OUT_BASE + pool)), z_dim, size)
-    windows = feature_windows(seeds, z_dim, size)
+    windows = seed_feature_boxes(seeds, size)
     out = {}
     for name, g in (("model", gen), ("random_init", random_init_like(gen))):
         fake = sample(g, seeds)

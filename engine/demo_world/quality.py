@@ -28,6 +28,11 @@ def feature_boxes(p: FaceParams, size: int) -> list[Box]:
     return boxes
 
 
+def seed_feature_boxes(seeds: list[int], size: int) -> list[list[Box]]:
+    """:func:`feature_boxes` of the renderer face of each seed (``FaceParams.from_seed``)."""
+    return [feature_boxes(FaceParams.from_seed(s), size) for s in seeds]
+
+
 def feature_scores(fake: np.ndarray, real: np.ndarray, boxes: list[list[Box]]) -> tuple[float, float]:
     """(mean L1, mean detail ratio) inside the windows; images [N, H, W, 3] on one pixel scale.
 
