@@ -16,9 +16,10 @@ from test_directions_helpers import conv_positions, styledomain_file
 from engine.checkpoints import load_generator
 from engine.cli.main import main
 from engine.domains.param_delta import make_param_delta, save_param_delta
+from engine.pipeline.images import to_uint8
 from engine.pipeline.png_metadata import TRAINED_ALGORITHMIC_MEDIA, read_png_metadata
 from engine.pipeline.recipe import load_recipe
-from engine.pipeline.render import to_uint8, w_plus_from_seed, z_from_seed
+from engine.pipeline.seeds import w_plus_from_seed, z_from_seed
 
 
 def pixels(path) -> np.ndarray:

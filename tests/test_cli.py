@@ -15,7 +15,7 @@ from conftest import TINY
 from PIL import Image
 
 from engine.cli.main import main
-from engine.pipeline.render import z_from_seed
+from engine.pipeline.seeds import z_from_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,8 @@ from engine.checkpoints import load_generator, save_native
 from engine.cli.main import main as cli_main
 from engine.demo_world.faces import FaceParams, render_photo
 from engine.demo_world.quality import feature_scores, seed_feature_boxes
-from engine.pipeline.render import to_uint8, w_plus_from_seed, z_from_seed
+from engine.pipeline.images import to_uint8
+from engine.pipeline.seeds import w_plus_from_seed, z_from_seed
 from engine.resources import demo_model_path
 from engine.stylespace import style_layout
 

@@ -150,7 +150,7 @@ def test_pool_training_beats_w_avg(gen):
 def test_shipped_demo_encoder_reconstructs_demo_renders():
     from engine.inversion import invert_image
     from engine.inversion.metrics import psnr
-    from engine.pipeline.render import w_plus_from_seed
+    from engine.pipeline.seeds import w_plus_from_seed
     from engine.resources import resources_dir
 
     models = resources_dir() / "models"

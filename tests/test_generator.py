@@ -12,7 +12,8 @@ from reference_stylegan2 import mapping as ref_mapping
 from reference_stylegan2 import synthesize as ref_synthesize
 
 from engine.generator import Generator, GeneratorConfig
-from engine.pipeline.render import to_uint8, z_from_seed
+from engine.pipeline.images import to_uint8
+from engine.pipeline.seeds import z_from_seed
 
 CONFIGS = [
     TINY,

@@ -17,7 +17,7 @@ from engine.checkpoints import load_generator, save_native
 from engine.cli.main import main
 from engine.inversion import image_to_tensor, invert_photo
 from engine.inversion.e4e import Encoder4Editing
-from engine.pipeline.render import to_pil
+from engine.pipeline.images import to_pil
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -20,7 +20,7 @@ from engine.domains.morph import (
     weights_from_keyframes,
 )
 from engine.errors import UserError
-from engine.pipeline.render import to_pil
+from engine.pipeline.images import to_pil
 from engine.stylespace import style_layout
 
 

@@ -29,14 +29,15 @@ from engine.checkpoints import load_generator
 from engine.demo_world.faces import FaceParams, render_photo
 from engine.demo_world.quality import feature_scores, seed_feature_boxes
 from engine.generator import Generator
-from engine.pipeline.render import save_image_atomic, to_uint8, z_from_seed
+from engine.pipeline.images import save_image_atomic, to_uint8
+from engine.pipeline.seeds import z_batch_from_seeds, z_from_seed
 
 HELD_OUT_BASE = 1_000_000  # the training pool uses seeds 0..pool-1
 
 
 def sample(gen: Generator, seeds: list[int]) -> np.ndarray:
     """``styledomain render`` path for each seed (psi 1, const noise): [N, H, W, 3] uint8."""
-    z = torch.from_numpy(np.concatenate([z_from_seed(s, gen.config.style_dim) for s in seeds])).float()
+    z = z_batch_from_seeds(seeds, gen.config.style_dim)
     with torch.no_grad():
         img = gen.synthesize(gen.styles(gen.truncate(gen.mapping(z))), "const")
     return to_uint8(img)

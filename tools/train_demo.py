@@ -31,6 +31,7 @@ from engine.checkpoints import load_native, save_native
 from engine.checkpoints.fileinfo import sha256_of
 from engine.demo_world.faces import FaceParams, render_photo
 from engine.generator import Generator, GeneratorConfig
+from engine.pipeline.seeds import z_batch_from_seeds, z_from_seed
 
 
 def demo_config(size: int, width: int, z_dim: int) -> GeneratorConfig:
@@ -44,7 +45,7 @@ def demo_config(size: int, width: int, z_dim: int) -> GeneratorConfig:
 
 
 def seed_latents(seeds: np.ndarray, z_dim: int) -> torch.Tensor:
-    return torch.from_numpy(np.concatenate([np.random.RandomState(int(s)).randn(1, z_dim) for s in seeds])).float()
+    return z_batch_from_seeds(seeds, z_dim)
 
 
 def render_targets(seeds: np.ndarray, z_dim: int, size: int, log=None) -> torch.Tensor:
@@ -52,7 +53,7 @@ def render_targets(seeds: np.ndarray, z_dim: int, size: int, log=None) -> torch.
     out = np.empty((len(seeds), size, size, 3), np.uint8)
     t0 = time.time()
     for i, s in enumerate(seeds):
-        z = np.random.RandomState(int(s)).randn(1, z_dim)
+        z = z_from_seed(int(s), z_dim)
         out[i] = render_photo(FaceParams.from_z(z[0]), size)
         if log and (i + 1) % 1000 == 0:
             log(f"rendered {i + 1}/{len(seeds)} targets ({time.time() - t0:.0f} s)")

@@ -12,7 +12,7 @@ from engine.alignment.dlib_detector import DlibDetector
 from engine.alignment.models import DLIB_68_LANDMARKS
 from engine.errors import UserError
 from engine.photo import load_photo
-from engine.pipeline.render import save_image_atomic
+from engine.pipeline.images import save_image_atomic
 
 from .common import output_path
 

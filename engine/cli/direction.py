@@ -182,9 +182,10 @@ def run_morph(args) -> int:
         weights_along_path,
         weights_from_keyframes,
     )
+    from engine.pipeline.images import to_pil
     from engine.pipeline.latent_file import load_latent_file
     from engine.pipeline.recipe_render import check_latent_fits
-    from engine.pipeline.render import to_pil, w_plus_from_seed
+    from engine.pipeline.seeds import w_plus_from_seed
 
     out = output_path(args.output, ANIMATION_SUFFIXES)
     layers = validate_spec(args.layers)

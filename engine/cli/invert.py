@@ -11,8 +11,8 @@ from pathlib import Path
 
 from engine.errors import UserError
 from engine.inversion import DEFAULT_STEPS, MODES, invert_photo
+from engine.pipeline.images import save_image_atomic, to_pil
 from engine.pipeline.latent_file import LATENT_SUFFIXES, save_latent
-from engine.pipeline.render import save_image_atomic, to_pil
 from engine.stylespace import layout_fingerprint, style_layout
 
 from .common import add_device_arg, load_model_arg, output_path

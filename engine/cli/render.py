@@ -6,7 +6,8 @@ import torch
 
 from engine.device import pick_dtype
 from engine.generator import NOISE_MODES
-from engine.pipeline.render import save_image_atomic, to_pil, w_plus_from_seed
+from engine.pipeline.images import save_image_atomic, to_pil
+from engine.pipeline.seeds import w_plus_from_seed
 
 from .common import add_device_arg, load_model_arg, output_path
 from .directions_render import add_direction_args, edit_for_render

@@ -26,9 +26,10 @@ from engine.domains.param_delta import ParamDelta, applied_deltas, load_param_de
 from engine.errors import FileProblem, UserError
 from engine.stylespace import layout_fingerprint, style_layout
 
+from .images import to_pil
 from .latent_file import load_latent_file
 from .recipe import DeltaRef, DirectionRef, GeneratorRef, LatentRef, Recipe
-from .render import to_pil, w_plus_from_seed
+from .seeds import w_plus_from_seed
 
 SEARCH_SUFFIXES = (".pt", ".pth", ".pkl", ".safetensors", ".npy")
 

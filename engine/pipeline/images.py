@@ -1,4 +1,4 @@
-"""Seeds to images, following NVIDIA's ``generate.py`` conventions."""
+"""Generator output tensors to pixels and files."""
 
 from __future__ import annotations
 
@@ -10,19 +10,6 @@ import torch
 from PIL import Image
 
 from engine.fileio import atomic_path
-from engine.generator import Generator
-
-
-def z_from_seed(seed: int, z_dim: int) -> np.ndarray:
-    """``np.random.RandomState(seed).randn(1, z_dim)``: seed 42 here is seed 42 in NVIDIA's tools."""
-    return np.random.RandomState(seed).randn(1, z_dim)
-
-
-def w_plus_from_seed(gen: Generator, seed: int, psi: float = 1.0, cutoff: int | None = None) -> torch.Tensor:
-    device = gen.w_avg.device
-    z = torch.from_numpy(z_from_seed(seed, gen.config.style_dim)).float().to(device)
-    with torch.no_grad():
-        return gen.truncate(gen.mapping(z), psi, cutoff)
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
@@ -32,6 +19,7 @@ def to_uint8(img: torch.Tensor) -> np.ndarray:
 
 
 def to_pil(img: torch.Tensor, size: int | None = None) -> Image.Image:
+    """The first image of a batch as PIL RGB, Lanczos-resized to ``size`` when it differs."""
     pil = Image.fromarray(to_uint8(img[:1])[0], "RGB")
     if size and pil.size != (size, size):
         pil = pil.resize((size, size), Image.LANCZOS)
