@@ -308,7 +308,7 @@ def test_ffhq_1024_styledomain_file_layout(tmp_path):
     ffhq = style_layout(GeneratorConfig())
     check_fits(d, ffhq)
     assert int(d.covered_mask().sum()) == 6048 and d.values.numel() == 9088
-    conv_s_indices = [0, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23, 24]  # formats.md 3.1
+    conv_s_indices = [0, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23, 24]  # conv layers; toRGB skipped
     for k, idx in enumerate(conv_s_indices):
         lay = ffhq[idx]
         assert torch.equal(d.values[lay.offset : lay.offset + lay.channels], heads[f"heads.conv_{k}.params_in"][0])

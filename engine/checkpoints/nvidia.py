@@ -1,7 +1,7 @@
 """NVIDIA StyleGAN2 ``.pkl`` files, read without running any code stored in them.
 
 * stylegan2-ada-pytorch / stylegan3-repo pickles: ``{training_set_kwargs, G, D, G_ema, augment_pipe}``
-  of ``torch_utils.persistence`` objects. ``G_ema`` is mapped to rosinality names (formats.md §2.5);
+  of ``torch_utils.persistence`` objects. ``G_ema`` is mapped to rosinality names (the name table in this module);
   ``conv_clamp``, NVIDIA's demodulation epsilon, the mapping learning-rate multiplier, the resample
   filter and ``mapping.w_avg`` are honoured. fp16 blocks are rendered in fp32 (as ``force_fp32=True``).
 * TF-era pickles ``(G, D, Gs)`` of ``dnnlib.tflib.network.Network``: see :mod:`.tf_legacy`.

@@ -2,7 +2,7 @@
 
 Each network's pickled state holds ``static_kwargs``, ``components`` (sub-networks) and ``variables``
 (a list of ``(name, numpy array)``); no TensorFlow is needed. ``Gs`` is converted as rosinality's
-``convert_weight.py`` does (formats.md §1.6): dense weights transposed, conv HWIO -> OIHW, modulation
+``convert_weight.py`` does: dense weights transposed, conv HWIO -> OIHW, modulation
 weight transposed and bias + 1, ``Conv0_up`` weights flipped spatially, ``dlatent_avg`` -> ``w_avg``.
 TF's demodulation epsilon is rosinality's, so ``demod_eps_mode`` stays ``"rosinality"``.
 """
