@@ -168,5 +168,5 @@ def test_shipped_demo_encoder_reconstructs_demo_renders():
         rec = gen.synthesize(gen.styles(enc.encode(target)), "const")
         avg = gen.synthesize(gen.styles(gen.w_avg.expand_as(wp)), "const")
     assert psnr(rec, target) > psnr(avg, target) + 6
-    _, info = invert_image(target[:1], loaded, None, steps=50)  # shipped encoder found, then refined
-    assert info["encoder"] == enc_path.name and info["psnr"] > psnr(rec[:1], target[:1]) + 1
+    res = invert_image(target[:1], loaded, None, steps=50)  # shipped encoder found, then refined
+    assert res.encoder == enc_path.name and res.psnr > psnr(rec[:1], target[:1]) + 1

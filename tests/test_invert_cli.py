@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,11 +156,15 @@ def test_no_face_is_one_line(setup, tmp_path, capsys):
 def test_python_api(setup):
     _, model, photo, gen = setup
     loaded = load_generator(model)
-    w_plus, info = invert_photo(photo, loaded, steps=3, aligned=True)
-    assert w_plus.shape == (gen.num_ws, gen.config.style_dim)
-    assert info["steps"] == 3 and info["photo_sha256"] and info["alignment"] is None
+    res = invert_photo(photo, loaded, steps=3, aligned=True)
+    w_plus = res.w_plus
+    assert w_plus.shape == (gen.num_ws, gen.config.style_dim) and w_plus.dtype == torch.float32
+    assert res.steps == 3 and res.photo_sha256 and res.alignment is None and res.photo == Path(photo)
+    assert res.mode == "w+" and res.resolution == gen.config.size and res.final_loss is not None
+    assert res.reconstruction.shape == res.target.shape == (1, 3, gen.config.size, gen.config.size)
     result = invert_photo(photo, loaded.generator, steps=0, aligned=True, device="cpu")  # bare Generator too
     assert result.w_plus.shape == w_plus.shape and result.alignment is None and result.face_index is None
+    assert result.steps == 0 and result.mode is None and result.aligned_input
 
 
 def test_noise_mode_stores_noise_maps(setup, tmp_path, capsys):

@@ -87,10 +87,9 @@ def invert_photo_input(path: Path, loaded, args, recipe, device):
         raise UserError(f"--face counts from 1 (largest face), got {face}")
     result = invert_photo(path, loaded, args.encoder, steps, args.aligned, face_index=face - 1,
                           centre_crop=args.centre_crop, device=device)
-    info = result.info
-    inversion = {"encoder": info.get("encoder", "none"), "steps": int(info.get("steps", steps)),
+    inversion = {"encoder": result.encoder, "steps": int(result.steps),
                  "aligned": bool(args.aligned), "centre_crop": bool(args.centre_crop)}
-    source = SourcePhoto(info.get("photo_sha256") or sha256_of(path), _jsonable(result.alignment),
+    source = SourcePhoto(result.photo_sha256 or sha256_of(path), _jsonable(result.alignment),
                          result.face_index, inversion)
     return result.w_plus.detach().float().cpu(), source
 

@@ -63,29 +63,30 @@ def run(args) -> int:
     out, preview = check_args(args)
     loaded = load_model_arg(args.model, args.device)
     encoder = False if (args.encoder or "").lower() == "none" else args.encoder
-    w_plus, info = invert_photo(args.photo, loaded, encoder=encoder, steps=args.steps, aligned=args.aligned,
-                                face_index=args.face - 1, centre_crop=args.centre_crop, mode=args.mode,
-                                resolution=args.resolution, lr=args.lr, vgg16=args.vgg16)
+    res = invert_photo(args.photo, loaded, encoder=encoder, steps=args.steps, aligned=args.aligned,
+                       face_index=args.face - 1, centre_crop=args.centre_crop, mode=args.mode,
+                       resolution=args.resolution, lr=args.lr, vgg16=args.vgg16)
+    w_plus = res.w_plus
     gen = loaded.generator
     meta = {
         "format": "styledomain.latent", "format_version": "1", "space": "w_plus",
         "model_name": loaded.name, "model_sha256": loaded.sha256,
         "model_fingerprint": layout_fingerprint(style_layout(gen.config)),
-        "photo": Path(args.photo).name, "photo_sha256": info["photo_sha256"],
-        "alignment": json.dumps(info["alignment"]), "aligned_input": str(bool(args.aligned)).lower(),
-        "encoder": info["encoder"], "encoder_kind": info["encoder_kind"], "steps": str(info["steps"]),
-        "mode": args.mode if info["steps"] else "", "loss": info["loss"],
-        "psnr": str(info["psnr"]), "ssim": str(info["ssim"]),
+        "photo": Path(args.photo).name, "photo_sha256": res.photo_sha256,
+        "alignment": json.dumps(res.alignment), "aligned_input": str(bool(args.aligned)).lower(),
+        "encoder": res.encoder, "encoder_kind": res.encoder_kind, "steps": str(res.steps),
+        "mode": args.mode if res.steps else "", "loss": res.loss,
+        "psnr": str(res.psnr), "ssim": str(res.ssim),
     }
-    save_latent(out, w_plus, meta, info.get("noise"))
+    save_latent(out, w_plus, meta, res.noise)
     if preview is not None:
-        save_image_atomic(to_pil(info["reconstruction"]), preview)
-    for note in info["notes"]:
+        save_image_atomic(to_pil(res.reconstruction), preview)
+    for note in res.notes:
         print(f"note: {note}")
-    how = f"encoder {info['encoder']}" if info["encoder"] != "none" else "w_avg start"
-    print(f"wrote {out} ({w_plus.shape[0]}x{w_plus.shape[1]}; {how}, {info['steps']} steps"
-          f"{', ' + info['loss'] if info['loss'] else ''}; PSNR {info['psnr']} dB, SSIM {info['ssim']} on the "
-          f"aligned crop; {info['seconds']:.1f} s)")
+    how = f"encoder {res.encoder}" if res.encoder != "none" else "w_avg start"
+    print(f"wrote {out} ({w_plus.shape[0]}x{w_plus.shape[1]}; {how}, {res.steps} steps"
+          f"{', ' + res.loss if res.loss else ''}; PSNR {res.psnr} dB, SSIM {res.ssim} on the "
+          f"aligned crop; {res.seconds:.1f} s)")
     if preview is not None:
         print(f"wrote {preview}")
     return 0

@@ -1,8 +1,9 @@
 """Photo / image -> W+ for a generator: encoder first (if any), then optional optimisation.
 
-``invert_photo(photo_path, loaded_generator, encoder=None, steps=..., aligned=False)`` returns an
-:class:`InversionResult`, a ``(w_plus, info)`` named tuple (``w_plus`` [num_ws, w_dim] on the CPU) that
-also offers ``.alignment`` (quad etc. as a dict, None for ``aligned=True``) and ``.face_index``.
+``invert_photo(photo_path, loaded_generator, encoder=None, steps=..., aligned=False)`` and
+``invert_image(image, loaded_generator, ...)`` return an :class:`InversionResult` (a frozen dataclass:
+``w_plus`` [num_ws, w_dim] on the CPU, reconstruction, metrics, encoder and projection settings, and for a
+photo its path, sha256 and alignment record).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import hashlib
 import os
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -34,17 +35,41 @@ DEFAULT_STEPS = 50
 DEFAULT_LR = 0.1
 
 
-class InversionResult(NamedTuple):
-    w_plus: torch.Tensor
-    info: dict
+@dataclass(frozen=True)
+class InversionResult:
+    """What an inversion produced. Tensors are on the CPU; images are [1, 3, H, W] in [-1, 1].
 
-    @property
-    def alignment(self) -> dict | None:
-        return self.info.get("alignment")
+    Projection fields (``mode``, ``resolution``, ``lr``, ``kept_start``, ``final_loss``) are None when no
+    optimisation ran (``steps=0`` or cancelled before the first step). Photo fields (``photo``,
+    ``photo_sha256``, ``alignment``, ``face_index``) are set by :func:`invert_photo` only; ``alignment`` is
+    ``{"quad", "method", "source_size", "output_size"}`` or None for an already aligned input, and
+    ``face_index`` (0 = largest) is None unless a detected face was used.
+    """
 
-    @property
-    def face_index(self) -> int | None:
-        return self.info.get("face_index")
+    w_plus: torch.Tensor  # [num_ws, w_dim] float32
+    reconstruction: torch.Tensor  # [1, 3, size, size] at the generator's size
+    target: torch.Tensor  # the aligned crop as the generator's size [1, 3, size, size]
+    encoder: str = "none"  # encoder name, "none" for a w_avg start
+    encoder_kind: str = "none"
+    notes: tuple[str, ...] = ()
+    steps: int = 0  # optimisation steps done
+    cancelled: bool = False  # the cancel token stopped the optimisation: w_plus is the best so far
+    loss: str = ""  # the optimisation loss's name ("" without optimisation)
+    psnr: float = 0.0  # reconstruction vs target, dB
+    ssim: float = 0.0
+    seconds: float = 0.0  # whole call
+    encoder_seconds: float = 0.0
+    mode: str | None = None
+    resolution: int | None = None
+    lr: float | None = None
+    kept_start: bool | None = None
+    final_loss: float | None = None
+    noise: list[torch.Tensor] | None = field(default=None, repr=False)  # optimised noise maps (mode "noise")
+    photo: Path | None = None
+    photo_sha256: str = ""
+    alignment: dict | None = None
+    face_index: int | None = None
+    aligned_input: bool = False
 
 
 def image_to_tensor(image: Image.Image, size: int) -> torch.Tensor:
@@ -132,14 +157,14 @@ def _invert_image(image, loaded_generator, encoder, steps, mode, lr, resolution,
     if target.shape[-1] != size:
         target = torch.nn.functional.interpolate(target, size=(size, size), mode="bilinear", antialias=True)
     enc, notes = resolve_encoder(encoder, gen, sha, path, name)
-    info: dict = {"encoder": getattr(enc, "name", "none") if enc else "none",
-                  "encoder_kind": enc.kind if enc else "none", "notes": notes}
     with torch.no_grad():
         if enc is not None:
             w_plus = enc.to(dev).encode(target)[0]
         else:
             w_plus = gen.w_avg.expand(gen.num_ws, -1).clone()
-    info["encoder_seconds"] = round(time.perf_counter() - t0, 3)
+    info: dict = {"encoder": getattr(enc, "name", "none") if enc else "none",
+                  "encoder_kind": enc.kind if enc else "none", "notes": tuple(notes),
+                  "encoder_seconds": round(time.perf_counter() - t0, 3)}
     steps_done, cancelled, loss_name = 0, False, ""
     if steps > 0 and not is_cancelled(cancel):
         loss_fn = loss_fn or default_loss(getattr(loaded_generator, "discriminator", None), vgg16)
@@ -159,10 +184,9 @@ def _invert_image(image, loaded_generator, encoder, steps, mode, lr, resolution,
         noise = info.get("noise")
         rec = gen.synthesize(gen.styles(w_plus.unsqueeze(0)), "const", noise=[n.to(dev) for n in noise] if noise
                              else None, impl="fast")
-    info.update(steps=steps_done, cancelled=cancelled, loss=loss_name, psnr=round(psnr(rec, target), 2),
-                ssim=round(ssim(rec, target), 4), seconds=round(time.perf_counter() - t0, 3))
-    info["reconstruction"] = rec.detach().cpu()
-    return InversionResult(w_plus.detach().float().cpu(), info)
+    return InversionResult(w_plus.detach().float().cpu(), rec.detach().cpu(), target.detach().cpu(),
+                           steps=steps_done, cancelled=cancelled, loss=loss_name, psnr=round(psnr(rec, target), 2),
+                           ssim=round(ssim(rec, target), 4), seconds=round(time.perf_counter() - t0, 3), **info)
 
 
 def _sha256(path: Path) -> str:
@@ -220,7 +244,6 @@ def invert_photo(photo_path: str | os.PathLike, loaded_generator: LoadedGenerato
         alignment = {"quad": np.asarray(face.quad, dtype=float).round(3).tolist(), "method": face.method,
                      "source_size": list(face.source_size), "output_size": face.output_size}
     result = invert_image(crop, loaded_generator, encoder, steps, device=device, **kwargs)
-    result.info.update(photo=str(path), photo_sha256=_sha256(path), alignment=alignment,
-                       face_index=face_index if alignment and alignment["method"] == "ffhq" else None,
-                       aligned_input=aligned, target=image_to_tensor(crop, size))
-    return result
+    return replace(result, photo=path, photo_sha256=_sha256(path), alignment=alignment,
+                   face_index=face_index if alignment and alignment["method"] == "ffhq" else None,
+                   aligned_input=aligned)

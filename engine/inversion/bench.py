@@ -72,16 +72,16 @@ def bench_inversion(loaded, images: list[torch.Tensor], encoder=None, steps: int
     gen = loaded.generator
     for i, img in enumerate(images):
         t0 = time.perf_counter()
-        w, info = invert_image(img, loaded, encoder, steps)
+        res = invert_image(img, loaded, encoder, steps)
         secs.append(time.perf_counter() - t0)
-        rec = info["reconstruction"]
+        rec = res.reconstruction
         target = img.to(rec.device)
         p.append(psnr(rec, target))
         s.append(ssim(rec, target))
         if steps:
-            w0, info0 = invert_image(img, loaded, encoder, 0)
-            p_enc.append(info0["psnr"])
-            s_enc.append(info0["ssim"])
+            res0 = invert_image(img, loaded, encoder, 0)
+            p_enc.append(res0.psnr)
+            s_enc.append(res0.ssim)
         if progress:
             progress(f"invert {i + 1}/{len(images)}: {secs[-1]:.2f} s, PSNR {p[-1]:.2f} dB, SSIM {s[-1]:.3f}")
     mean = lambda xs: round(sum(xs) / len(xs), 3) if xs else None  # noqa: E731
