@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test lint bench package package-test clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m engine.cli bench
+
+# Installers (slow; CI skips them): the Linux onedir bundle in dist/styledomain-studio/ and its self-test.
+package: $(STAMP)
+	$(PY) -m pip install -q -e ".[dev,package]"
+	$(PY) build_spec/build.py
+
+package-test:
+	$(PY) build_spec/package_test.py
 
 clean-venv:
 	rm -rf $(VENV)

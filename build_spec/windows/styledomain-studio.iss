@@ -1,0 +1,48 @@
+; Inno Setup 6 script for StyleDomain Studio on Windows: a per-user install (no administrator rights) of the
+; PyInstaller onedir bundle built on Windows with `python build_spec\build.py` into dist\styledomain-studio\.
+; Compile with: iscc build_spec\windows\styledomain-studio.iss   (from the checkout's root)
+; Uninstalling removes the program only: the model library (%LOCALAPPDATA%\styledomain), settings (registry,
+; QSettings) and logs stay, because they hold the user's imported models.
+
+#define AppName "StyleDomain Studio"
+#define AppVersion "0.1.0"
+#define AppExe "styledomain-studio.exe"
+#define Bundle "..\..\dist\styledomain-studio"
+
+[Setup]
+AppId={{6C1B2F0E-3A57-4B8E-9D0F-5E2A7C4B1D93}
+AppName={#AppName}
+AppVersion={#AppVersion}
+AppPublisher=StyleDomain Studio
+DefaultDirName={localappdata}\Programs\StyleDomain Studio
+DefaultGroupName={#AppName}
+PrivilegesRequired=lowest
+PrivilegesRequiredOverridesAllowed=dialog
+ArchitecturesAllowed=x64compatible
+ArchitecturesInstallIn64BitMode=x64compatible
+OutputDir=..\..\dist
+OutputBaseFilename=styledomain-studio-{#AppVersion}-windows-setup
+SetupIconFile=..\..\resources\icons\styledomain.ico
+UninstallDisplayIcon={app}\{#AppExe}
+Compression=lzma2/max
+SolidCompression=yes
+DisableProgramGroupPage=yes
+WizardStyle=modern
+
+[Files]
+; the whole onedir bundle; torch's DLLs stay in _internal\torch\lib beside c10.dll, where torch looks for them
+Source: "{#Bundle}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+
+[Icons]
+Name: "{userprograms}\{#AppName}"; Filename: "{app}\{#AppExe}"
+Name: "{userdesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Tasks: desktopicon
+
+[Tasks]
+Name: "desktopicon"; Description: "Create a desktop shortcut"; Flags: unchecked
+
+[Run]
+Filename: "{app}\{#AppExe}"; Description: "Start {#AppName}"; Flags: nowait postinstall skipifsilent
+
+[UninstallDelete]
+; only what the program itself wrote into its folder; user data lives elsewhere and is kept
+Type: filesandordirs; Name: "{app}\_internal\__pycache__"
