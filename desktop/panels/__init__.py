@@ -1,0 +1,1 @@
+"""Dock panels and dialogs of the studio: domains, blend pad, adapt, batch export, models, settings."""

@@ -1,0 +1,1 @@
+"""Custom Qt widgets of the studio (self-contained, each with its own signals)."""
