@@ -213,7 +213,7 @@ def test_default_loss_uses_discriminator_when_present(gen, known):
 def test_bench_rows(gen):
     from conftest import TINY
 
-    from engine.inversion.bench import bench_e4e, bench_projector_step
+    from engine.bench.inversion import bench_e4e, bench_projector_step
     from engine.inversion.e4e import Encoder4Editing
 
     cpu = torch.device("cpu")

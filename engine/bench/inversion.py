@@ -1,4 +1,4 @@
-"""Inversion benchmarks, as rows for ``styledomain bench``: e4e forward, projector step, demo inversion.
+"""Inversion benchmarks (tasks ``e4e`` and ``projector``): e4e forward, projector step, demo inversion.
 
 Rows look like the render rows: ``{"task", "resolution", "batch", "impl", "ms_per_image", ...}``.
 Targets (issue 4): e4e <= 10 ms per 256 px image at batch 8 and a projector step at 1024 <= 20 ms on a
@@ -12,20 +12,27 @@ from collections.abc import Callable
 
 import torch
 
-from engine.bench import time_call
+from engine.errors import UserError
 from engine.generator import Generator
+from engine.inversion.e4e import Encoder4Editing
+from engine.inversion.losses import PyramidLoss
+from engine.inversion.metrics import psnr, ssim
+from engine.inversion.projector import ProjectionSettings, noise_regularisation
 
-from .e4e import Encoder4Editing
-from .losses import PyramidLoss
-from .metrics import psnr, ssim
-from .projector import ProjectionSettings, noise_regularisation
+from .registry import BenchOptions
+from .timing import time_call
 
 
 def bench_e4e(device: torch.device, batch: int = 8, warmup: int = 1, repeats: int = 3,
               dtype: torch.dtype = torch.float32, net: Encoder4Editing | None = None) -> dict:
     """Full-size e4e (IR-SE50, 18 styles, random weights) forward at 256 px."""
-    net = (net or Encoder4Editing()).eval().requires_grad_(False).to(device)
-    x = torch.rand(batch, 3, net.input_size, net.input_size, device=device) * 2 - 1
+    if net is None:
+        with torch.random.fork_rng(devices=[]):  # seeded random weights, global RNG state restored
+            torch.manual_seed(0)
+            net = Encoder4Editing()
+    net = net.eval().requires_grad_(False).to(device)
+    rng = torch.Generator().manual_seed(0)
+    x = (torch.rand(batch, 3, net.input_size, net.input_size, generator=rng) * 2 - 1).to(device)
 
     def call():
         with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
@@ -38,11 +45,15 @@ def bench_e4e(device: torch.device, batch: int = 8, warmup: int = 1, repeats: in
 def bench_projector_step(gen: Generator, device: torch.device, resolution: int | None = None,
                          loss_fn: torch.nn.Module | None = None, mode: str = "noise", warmup: int = 2,
                          repeats: int = 5) -> dict:
-    """One optimisation step (synthesis, loss, backward, Adam, noise renormalisation) at ``resolution``."""
-    gen = gen.to(device)
+    """One optimisation step (synthesis, loss, backward, Adam, noise renormalisation) at ``resolution``.
+
+    ``gen`` must already be on ``device``; its weights are not changed.
+    """
     res = resolution or gen.config.size
-    loss_fn = loss_fn or PyramidLoss()
-    target = torch.rand(1, 3, res, res, device=device) * 2 - 1
+    if res not in gen.config.resolutions:
+        raise UserError(f"the model is a {gen.config.size} px generator: no projector step at {res} px")
+    loss_fn = (loss_fn or PyramidLoss()).to(device)
+    target = (torch.rand(1, 3, res, res, generator=torch.Generator().manual_seed(0)) * 2 - 1).to(device)
     w = gen.w_avg.expand(gen.num_ws, -1).clone().requires_grad_(True)
     noises = [n.detach().clone().requires_grad_(mode == "noise") for n in gen.make_noise(1, "const")]
     params = [w] + (noises if mode == "noise" else [])
@@ -66,7 +77,7 @@ def bench_projector_step(gen: Generator, device: torch.device, resolution: int |
 def bench_inversion(loaded, images: list[torch.Tensor], encoder=None, steps: int = 40,
                     progress: Callable[[str], None] | None = None) -> dict:
     """Whole inversion (encoder + ``steps`` projector steps) of each image; mean seconds, PSNR and SSIM."""
-    from .api import invert_image
+    from engine.inversion.api import invert_image
 
     secs, p, s, p_enc, s_enc = [], [], [], [], []
     gen = loaded.generator
@@ -88,3 +99,21 @@ def bench_inversion(loaded, images: list[torch.Tensor], encoder=None, steps: int
     return {"task": "invert", "resolution": gen.config.size, "batch": 1, "impl": "fast", "steps": steps,
             "images": len(images), "ms_per_image": round(1000 * sum(secs) / len(secs), 1),
             "psnr": mean(p), "ssim": mean(s), "psnr_encoder_only": mean(p_enc), "ssim_encoder_only": mean(s_enc)}
+
+
+def run_e4e(opts: BenchOptions) -> dict:
+    return bench_e4e(opts.device, batch=8, warmup=opts.warmup, repeats=opts.repeats, dtype=opts.dtype)
+
+
+def format_e4e(row: dict) -> str:
+    return f"e4e   {row['resolution']}px batch {row['batch']} {row['ms_per_image']:9.2f} ms/image"
+
+
+def run_projector(opts: BenchOptions) -> dict:
+    gen = opts.generator()
+    res = max(opts.resolutions) if opts.resolutions else None
+    return bench_projector_step(gen, opts.device, resolution=res, warmup=opts.warmup, repeats=opts.repeats)
+
+
+def format_projector(row: dict) -> str:
+    return f"projector step {row['resolution']}px {row['ms_per_image']:9.2f} ms"
