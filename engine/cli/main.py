@@ -1,13 +1,21 @@
 """``styledomain`` entry point: one module per verb, each with ``register(subparsers)``.
 
-A verb's handler returns an exit code. :class:`engine.errors.UserError` becomes one line on
-stderr and exit code 2; nothing else is printed for user errors.
+A verb's handler returns an exit code. User errors are one line on stderr, ``styledomain VERB: error: ...``:
+
+* :class:`engine.errors.UserError` and bad arguments: exit 2;
+* ``OSError`` (read-only or full folder, missing file): the path and the reason; exit 2 when the user
+  can fix the path or its permissions, 1 for other failures (disk full, I/O error);
+* a closed output pipe (``styledomain direction info F | head``): quiet, exit 141 like other tools;
+* Ctrl-C: exit 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
+import re
 import sys
 
 #: Verb modules under ``engine.cli``; each defines ``register(subparsers)``.
@@ -15,9 +23,25 @@ VERB_MODULES = [
     "info", "render", "convert", "bench", "direction", "align", "invert", "train_encoder", "apply",
 ]
 
+#: errno values a user fixes by choosing another path or changing permissions (exit 2).
+_USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST,
+                errno.ENAMETOOLONG}
+#: Temporary names of atomic writes (``.name.partial``, ``.name.XXXX.partial``, ``.name.tmp``) -> ``name``.
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+?)(?:\.[A-Za-z0-9_]{4,12})?\.(?:partial|tmp)$")
+#: Exit status of a process whose output pipe was closed (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 141
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument error is one line naming the command, not the usage block."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        first = message.splitlines()[0] if message else "invalid arguments"
+        self.exit(2, f"{self.prog}: error: {first} (see {self.prog} --help)\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="styledomain",
         description="StyleDomain Studio command line: StyleGAN2 models, photos, latents and StyleSpace domain "
         "directions, offline.",
@@ -29,18 +53,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def os_error_line(exc: OSError) -> str:
+    """``PATH: reason`` (the target's name rather than a temporary one), or the reason alone."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno == errno.ENOSPC:
+        reason = "no space left on the disk"
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    if not paths:
+        return reason
+    return f"{_user_path(paths[-1] if exc.errno != errno.EXDEV else paths[0])}: {reason}"
+
+
+def _user_path(path) -> str:
+    path = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
+    head, name = os.path.split(path)
+    m = _TEMP_NAME.match(name)
+    return os.path.join(head, m.group("name")) if m else path
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at devnull so the interpreter's final flush stays quiet."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     from engine.errors import UserError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    verb = args.verb if getattr(args, "action", None) is None else f"{args.verb} {args.action}"
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler's error contract
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except UserError as exc:
-        print(f"styledomain {args.verb}: error: {exc}", file=sys.stderr)
+        print(f"styledomain {verb}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"styledomain {verb}: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2 if exc.errno in _USER_ERRNOS else 1
+    except MemoryError:
+        print(f"styledomain {verb}: error: out of memory; try a smaller size, batch or frame count",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print(f"styledomain {args.verb}: interrupted", file=sys.stderr)
+        print(f"styledomain {verb}: interrupted", file=sys.stderr)
         return 130
 
 

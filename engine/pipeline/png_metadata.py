@@ -8,7 +8,9 @@ Chunks written (before the first IDAT):
 
 ``strip=True`` writes pixels only (no text, XMP, ICC or other ancillary chunks). Reading parses the
 chunk stream directly and checks the recipe chunk's CRC, so a damaged recipe is reported instead of
-silently skipped.
+silently skipped. Like Pillow's limits on text chunks, no chunk is read past :data:`MAX_CHUNK_BYTES`
+and no compressed text inflates past :data:`MAX_TEXT_BYTES` (a zlib bomb is refused, not expanded);
+image data is skipped, never read.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RECIPE_KEYWORD = "StyleDomain-Recipe"
 XMP_KEYWORD = "XML:com.adobe.xmp"
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+#: Most bytes a metadata text may inflate to (an inline 1024 px W+ recipe is about 0.2 MB).
+MAX_TEXT_BYTES = 8 * 2**20
+#: Most bytes of one text chunk read from the file.
+MAX_CHUNK_BYTES = MAX_TEXT_BYTES
 
 XMP_TEMPLATE = (
     '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
@@ -130,23 +136,64 @@ def _parse_itxt(body: bytes, origin, what: str) -> tuple[str, str]:
         if flag:
             if method != 0:
                 raise ValueError(f"unknown compression method {method}")
-            text = zlib.decompress(text)
+            text = inflate_limited(text, MAX_TEXT_BYTES, origin, what)
+        elif len(text) > MAX_TEXT_BYTES:
+            raise FileProblem(origin, f"{what} chunk is larger than {MAX_TEXT_BYTES // 2**20} MB; refusing it")
         return keyword.decode("latin-1"), text.decode("utf-8")
     except (ValueError, IndexError, zlib.error, UnicodeDecodeError) as exc:
         raise FileProblem(origin, f"{what} chunk is corrupt ({exc})") from None
+
+
+def inflate_limited(data: bytes, limit: int, origin, what: str) -> bytes:
+    """zlib-decompress at most ``limit`` bytes; more (a decompression bomb) or a truncated stream is an error."""
+    z = zlib.decompressobj()
+    out = z.decompress(data, limit + 1)
+    if len(out) > limit or z.unconsumed_tail:
+        raise FileProblem(origin, f"{what} chunk inflates to more than {limit // 2**20} MB "
+                                  "(a decompression bomb?); refusing it")
+    if not z.eof:
+        raise FileProblem(origin, f"{what} chunk is corrupt (truncated compressed text)")
+    return out
+
+
+def _text_chunks(f, origin) -> list[tuple[bytes, bool]]:
+    """(iTXt body, crc_ok) of a PNG stream; other chunks are skipped without reading them."""
+    if f.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+        raise FileProblem(origin, "not a PNG file")
+    size = os.fstat(f.fileno()).st_size
+    out = []
+    while True:
+        head = f.read(8)
+        if not head:
+            return out
+        if len(head) < 8:
+            raise FileProblem(origin, "truncated PNG file")
+        (length,) = struct.unpack(">I", head[:4])
+        ctype = head[4:]
+        if ctype == b"iTXt":
+            if length > MAX_CHUNK_BYTES:
+                raise FileProblem(origin, f"a text chunk of {length / 2**20:.0f} MB is larger than "
+                                          f"{MAX_CHUNK_BYTES // 2**20} MB; refusing it")
+            body, crc = f.read(length), f.read(4)
+            if len(body) < length or len(crc) < 4:
+                raise FileProblem(origin, "truncated PNG file")
+            out.append((body, zlib.crc32(ctype + body) & 0xFFFFFFFF == struct.unpack(">I", crc)[0]))
+        elif f.seek(length + 4, os.SEEK_CUR) > size:
+            raise FileProblem(origin, "truncated PNG file")
+        if ctype == b"IEND":
+            return out
 
 
 def read_png_metadata(path: str | os.PathLike) -> PngMetadata:
     """Recipe text and XMP packet of a PNG (None where absent)."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        with open(p, "rb") as f:
+            chunks = _text_chunks(f, p)
     except OSError as exc:
         raise FileProblem(p, f"cannot read ({exc.strerror or exc})") from None
     recipe, xmp = None, None
-    for ctype, body, crc_ok in iter_chunks(data, p):
-        if ctype != b"iTXt":
-            continue
+    for body, crc_ok in chunks:
         keyword = body.split(b"\0", 1)[0]
         if keyword == RECIPE_KEYWORD.encode():
             if not crc_ok:

@@ -27,13 +27,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import FileProblem
+from engine import validation
+from engine.errors import FileProblem, UserError
 from engine.fileio import atomic_path
 from engine.generator import NOISE_MODES
 
 FORMAT_NAME = "styledomain.recipe"
 RECIPE_VERSION = 1
 LATENT_KINDS = ("seed", "inline", "file")
+#: Largest recipe file read (an inline 1024 px W+ is about 0.2 MB).
+MAX_RECIPE_BYTES = 8 * 2**20
 
 
 class RecipeError(FileProblem):
@@ -135,6 +138,8 @@ class Recipe:
             d = json.loads(text)
         except ValueError as exc:
             raise RecipeError(origin, f"recipe is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise RecipeError(origin, "recipe is nested too deeply to be a recipe") from None
         return cls.from_dict(d, origin)
 
 
@@ -163,17 +168,25 @@ class _Parser:
             self.fail(f"{where} must be a string")
         return v
 
-    def num(self, v, where: str) -> float:
+    def num(self, v, where: str, lo: float | None = None, hi: float | None = None) -> float:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             self.fail(f"{where} must be a finite number")
-        return float(v)
+        return self.checked(validation.finite, v, where, lo, hi)
 
-    def int_(self, v, where: str, allow_none: bool = False) -> int | None:
+    def int_(self, v, where: str, allow_none: bool = False, lo: int | None = None, hi: int | None = None
+             ) -> int | None:
         if v is None and allow_none:
             return None
         if isinstance(v, bool) or not isinstance(v, int):
             self.fail(f"{where} must be an integer")
-        return v
+        return self.checked(validation.integer, v, where, lo, hi)
+
+    def checked(self, check, v, where: str, lo, hi):
+        """``check(v, where, lo, hi)`` with its one-line message as this recipe's error."""
+        try:
+            return check(v, where, lo, hi)
+        except UserError as exc:
+            self.fail(str(exc))
 
     def recipe(self, d) -> Recipe:
         if not isinstance(d, dict):
@@ -201,9 +214,8 @@ class _Parser:
         paste = out.get("paste_back", False)
         if not isinstance(paste, bool):
             self.fail("output.paste_back must be true or false")
-        size = self.int_(out.get("size"), "output.size", allow_none=True)
-        if size is not None and not 8 <= size <= 8192:
-            self.fail(f"output.size {size} is out of range (8..8192)")
+        size = self.int_(out.get("size"), "output.size", allow_none=True, lo=validation.MIN_IMAGE_SIZE,
+                         hi=validation.MAX_IMAGE_SIZE)
         dirs = d.get("directions", [])
         deltas = d.get("param_deltas", [])
         if not isinstance(dirs, list) or not isinstance(deltas, list):
@@ -212,10 +224,12 @@ class _Parser:
             generator=gen, latent=self.latent(d["latent"]),
             directions=[self.direction(x, i) for i, x in enumerate(dirs)],
             param_deltas=[self.delta(x, i) for i, x in enumerate(deltas)],
-            strength=self.num(d.get("strength", 1.0), "strength"),
-            psi=self.num(trunc.get("psi", 1.0), "truncation.psi"),
-            cutoff=self.int_(trunc.get("cutoff"), "truncation.cutoff", allow_none=True),
-            noise_mode=mode, noise_seed=self.int_(noise.get("seed", 0), "noise.seed"),
+            strength=self.num(d.get("strength", 1.0), "strength", -validation.STRENGTH_LIMIT,
+                              validation.STRENGTH_LIMIT),
+            psi=self.num(trunc.get("psi", 1.0), "truncation.psi", -validation.PSI_LIMIT, validation.PSI_LIMIT),
+            cutoff=self.int_(trunc.get("cutoff"), "truncation.cutoff", allow_none=True, lo=0),
+            noise_mode=mode, noise_seed=self.int_(noise.get("seed", 0), "noise.seed", lo=0,
+                                                  hi=validation.NOISE_SEED_MAX),
             size=size, paste_back=paste, source=self.source(d.get("source")),
         )
 
@@ -225,7 +239,7 @@ class _Parser:
         kind = d["kind"]
         if kind == "seed":
             self.obj(d, "latent", {"kind", "seed"})
-            return LatentRef("seed", seed=self.int_(d["seed"], "latent.seed"))
+            return LatentRef("seed", seed=self.int_(d["seed"], "latent.seed", lo=0, hi=validation.SEED_MAX))
         if kind == "file":
             self.obj(d, "latent", {"kind", "file", "sha256"})
             return LatentRef("file", file=self.str_(d["file"], "latent.file"),
@@ -250,15 +264,18 @@ class _Parser:
             self.fail(f"{where}.layers: {exc}")
         return DirectionRef(self.str_(d["name"], f"{where}.name"), self.str_(d["sha256"], f"{where}.sha256"),
                             self.str_(d.get("file", ""), f"{where}.file"),
-                            self.num(d.get("weight", 1.0), f"{where}.weight"), layers,
-                            self.num(d.get("style_mix", 0.0), f"{where}.style_mix"))
+                            self.weight(d.get("weight", 1.0), f"{where}.weight"), layers,
+                            self.num(d.get("style_mix", 0.0), f"{where}.style_mix", 0.0, 1.0))
 
     def delta(self, d, i: int) -> DeltaRef:
         where = f"param_deltas[{i}]"
         self.obj(d, where, {"name", "sha256"}, {"file", "weight"})
         return DeltaRef(self.str_(d["name"], f"{where}.name"), self.str_(d["sha256"], f"{where}.sha256"),
                         self.str_(d.get("file", ""), f"{where}.file"),
-                        self.num(d.get("weight", 1.0), f"{where}.weight"))
+                        self.weight(d.get("weight", 1.0), f"{where}.weight"))
+
+    def weight(self, v, where: str) -> float:
+        return self.num(v, where, -validation.STRENGTH_LIMIT, validation.STRENGTH_LIMIT)
 
     def source(self, d) -> SourcePhoto | None:
         if d is None:
@@ -268,7 +285,8 @@ class _Parser:
             if d.get(key) is not None and not isinstance(d[key], dict):
                 self.fail(f"source.{key} must be an object or null")
         return SourcePhoto(self.str_(d["photo_sha256"], "source.photo_sha256"), d.get("alignment"),
-                           self.int_(d.get("face_index"), "source.face_index", allow_none=True), d.get("inversion"))
+                           self.int_(d.get("face_index"), "source.face_index", allow_none=True, lo=0),
+                           d.get("inversion"))
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe:
@@ -286,9 +304,14 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
             raise RecipeError(p, "this PNG carries no StyleDomain recipe (exported with metadata stripped?)")
         return Recipe.loads(text, p)
     try:
+        if p.stat().st_size > MAX_RECIPE_BYTES:
+            raise RecipeError(p, f"too large for a recipe ({p.stat().st_size / 2**20:.0f} MB; at most "
+                                 f"{MAX_RECIPE_BYTES // 2**20} MB)")
         text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(p, f"cannot read recipe ({exc})") from None
+    except OSError as exc:
+        raise RecipeError(p, f"cannot read recipe ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError(p, f"recipe is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return Recipe.loads(text, p)
 
 

@@ -1,0 +1,117 @@
+"""argparse ``type=`` functions: numbers are parsed and range-checked before any work starts.
+
+Each returns the parsed value or raises ``argparse.ArgumentTypeError`` with the words of
+:mod:`engine.validation`, so ``styledomain render --psi nan`` fails at once with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from engine import validation as v
+from engine.errors import UserError
+
+
+def _as_type(name: str, check: Callable[[str], object]) -> Callable[[str], object]:
+    def parse(text: str):
+        try:
+            return check(text)
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
+    return parse
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise UserError(f"must be an integer, got {text[:40]!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise UserError(f"must be a number, got {text[:40]!r}") from None
+
+
+def int_in(lo: int | None, hi: int | None, name: str = "integer") -> Callable[[str], int]:
+    """An integer in ``[lo, hi]`` (None: unbounded on that side)."""
+    return _as_type(name, lambda t: v.integer(_int(t), "value", lo, hi))  # type: ignore[return-value]
+
+
+def float_in(lo: float | None, hi: float | None, lo_open: bool = False, name: str = "number"
+             ) -> Callable[[str], float]:
+    """A finite float in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
+    return _as_type(name, lambda t: v.finite(_float(t), "value", lo, hi, lo_open))  # type: ignore[return-value]
+
+
+#: A NumPy ``RandomState`` seed (0 .. 2**32 - 1).
+seed_arg = _as_type("seed", lambda t: v.seed(_int(t), "seed"))
+#: An output side in pixels (8 .. 8192); the model and memory are checked once the model is loaded.
+size_arg = _as_type("size", lambda t: v.image_size(_int(t), "size"))
+#: Truncation psi (finite, within +-10).
+psi_arg = _as_type("psi", lambda t: v.psi(_float(t), "psi"))
+#: Direction strength or weight (finite, within +-1000).
+strength_arg = _as_type("strength", lambda t: v.strength(_float(t), "strength"))
+#: Any finite float.
+finite_float = float_in(None, None, name="finite number")
+#: A finite float > 0 (learning rates, time limits).
+positive_float = float_in(0.0, None, lo_open=True, name="positive number")
+#: Counts.
+positive_int = int_in(1, None, name="positive integer")
+nonneg_int = int_in(0, None, name="non-negative integer")
+#: Optimisation / training steps (0 allowed: encoder only).
+steps_arg = int_in(0, v.MAX_STEPS, name="steps")
+#: Animation frames.
+frames_arg = int_in(1, v.MAX_FRAMES, name="frames")
+#: Milliseconds per frame.
+frame_ms_arg = int_in(1, v.MAX_FRAME_MS, name="milliseconds")
+#: Batch sizes.
+batch_arg = int_in(1, v.MAX_BATCH, name="batch")
+#: Which face, counted from 1 (largest).
+face_arg = int_in(1, 10_000, name="face")
+
+
+def _direction(text: str) -> tuple[str, float]:
+    from .directions_render import parse_direction_arg
+
+    path, weight = parse_direction_arg(text)
+    if not path:
+        raise UserError(f"no file in {text!r}")
+    return path, v.strength(weight, f"weight of {path}")
+
+
+#: ``FILE`` or ``FILE=WEIGHT`` with a finite, bounded weight.
+direction_arg = _as_type("direction", _direction)
+
+
+def _pad_path(text: str) -> str:
+    from .direction import parse_pad_path
+
+    pts = parse_pad_path(text)
+    if len(pts) > v.MAX_FRAMES:
+        raise UserError(f"--pad-path has {len(pts)} points, at most {v.MAX_FRAMES}")
+    for x, y in pts:
+        v.finite(x, "--pad-path coordinate", -1000.0, 1000.0)
+        v.finite(y, "--pad-path coordinate", -1000.0, 1000.0)
+    return text
+
+
+#: ``"x,y;x,y;..."`` with finite coordinates (returned as given; ``parse_pad_path`` reads it).
+pad_path_arg = _as_type("pad path", _pad_path)
+
+
+def int_list(lo: int, hi: int, name: str = "list") -> Callable[[str], list[int]]:
+    """Comma-separated integers, each in ``[lo, hi]``."""
+
+    def check(text: str) -> list[int]:
+        items = [t for t in text.split(",") if t.strip()]
+        if not items:
+            raise UserError(f"must be comma-separated integers, got {text[:40]!r}")
+        return [v.integer(_int(t), "each value", lo, hi) for t in items]
+
+    return _as_type(name, check)  # type: ignore[return-value]
