@@ -1,0 +1,25 @@
+"""Drag and drop helpers: local file paths out of QMimeData, folders expanded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData
+
+
+def dropped_paths(mime: QMimeData) -> list[Path]:
+    """Local files and folders named by the mime data's URLs (non-local URLs are ignored)."""
+    if not mime.hasUrls():
+        return []
+    return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile() and u.toLocalFile()]
+
+
+def expand_folders(paths: Iterable[Path], suffixes: Iterable[str] | None = None) -> list[Path]:
+    """Files, with each folder replaced by its files (recursively, sorted); optional suffix filter."""
+    wanted = {s.lower() for s in suffixes} if suffixes is not None else None
+    out: list[Path] = []
+    for p in paths:
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        out.extend(f for f in files if wanted is None or f.suffix.lower() in wanted or not p.is_dir())
+    return out
