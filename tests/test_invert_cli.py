@@ -12,11 +12,12 @@ import torch
 from conftest import TINY, make_generator
 from PIL import Image
 from safetensors import safe_open
-from test_e4e import SMALL, randomize_encoder, write_published
+from test_e4e import SMALL, literal_e4e, randomize_encoder, write_published
 
 from engine.checkpoints import load_generator, save_native
 from engine.cli.main import main
-from engine.inversion import image_to_tensor, invert_photo
+from engine.generator import GeneratorConfig
+from engine.inversion import invert_photo
 from engine.inversion.e4e import Encoder4Editing
 from engine.pipeline.images import to_pil
 
@@ -86,11 +87,45 @@ def test_e4e_encoder_drives_steps_zero(setup, tmp_path, capsys):
     code, _, _ = run(["invert", str(photo), "-m", str(model), "--aligned", "--steps", "0", "--encoder",
                       str(enc_path), "-o", str(out)], capsys)
     assert code == 0
-    target = image_to_tensor(Image.open(photo).convert("RGB"), gen.config.size)
-    with torch.no_grad():
-        x = torch.nn.functional.interpolate(target, size=(32, 32), mode="bilinear", antialias=True)
-        want = net(x)[0] + avg
+    with torch.no_grad():  # the 64 px photo, resized once to the encoder's 32 px input (PIL bilinear)
+        want = net(reference_e4e_input(photo, 32))[0] + avg
     assert np.allclose(np.load(out), want.numpy(), atol=1e-5)
+
+
+def reference_e4e_input(photo, size: int) -> torch.Tensor:
+    """e4e's inference transform: Resize((size, size)) (PIL bilinear), ToTensor, Normalize(0.5, 0.5)."""
+    transforms = pytest.importorskip("torchvision.transforms")
+    t = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(),
+                            transforms.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])])
+    return t(Image.open(photo).convert("RGB")).unsqueeze(0)
+
+
+GEN64 = GeneratorConfig(size=64, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 12, 32: 8, 64: 8})
+E4E256 = {**SMALL, "input_size": 256}
+
+
+@pytest.mark.parametrize("side", [256, 200])
+def test_e4e_parity_through_the_cli(tmp_path, capsys, side):
+    """A 64 px generator, a 256 px e4e and an aligned crop: the encoder sees the crop resized once."""
+    gen = make_generator(GEN64)
+    model = tmp_path / "g64.safetensors"
+    save_native(gen, model)
+    net = randomize_encoder(Encoder4Editing(style_count=gen.num_ws, **E4E256))
+    avg = gen.w_avg.repeat(gen.num_ws, 1)
+    enc_path = tmp_path / "e4e256.pt"
+    write_published(enc_path, net, latent_avg=avg)
+    photo = tmp_path / "aligned.png"
+    rng = np.random.RandomState(side)
+    smooth = Image.fromarray(rng.randint(0, 256, (side // 8, side // 8, 3), dtype=np.uint8)).resize((side, side))
+    smooth.save(photo)
+    out = tmp_path / "lat.npy"
+    code, _, _ = run(["invert", str(photo), "-m", str(model), "--aligned", "--steps", "0", "--encoder",
+                      str(enc_path), "-o", str(out)], capsys)
+    assert code == 0
+    with torch.no_grad():
+        want = literal_e4e(net.state_dict(), reference_e4e_input(photo, 256), E4E256["units"], gen.num_ws, avg)[0]
+    got = torch.from_numpy(np.load(out))
+    assert float((got - want).norm() / want.norm()) <= 1e-4
 
 
 def expect_refusal(argv, capsys, folder, message):

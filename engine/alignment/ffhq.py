@@ -253,13 +253,14 @@ def align_largest_face(image: Image.Image, output_size: int = 256, *,
     return align_face(image, faces[0], output_size, **kwargs)
 
 
-def align_centre_crop(image: Image.Image, output_size: int = 256) -> AlignedFace:
-    """Fallback when no face is found: the largest centred square, resized to ``output_size``."""
+def align_centre_crop(image: Image.Image, output_size: int | None = 256) -> AlignedFace:
+    """The largest centred square (the fallback when no face is found, or an already aligned crop),
+    Lanczos-resized to ``output_size``; ``None`` keeps its own pixels (no resampling)."""
     img = image if image.mode == "RGB" else image.convert("RGB")
     side = min(img.size)
     x0, y0 = (img.width - side) // 2, (img.height - side) // 2
     quad = np.array([[x0, y0], [x0, y0 + side], [x0 + side, y0 + side], [x0 + side, y0]], dtype=np.float64)
     out = img.crop((x0, y0, x0 + side, y0 + side))
-    if side != output_size:
+    if output_size is not None and side != output_size:
         out = out.resize((output_size, output_size), Image.LANCZOS)
     return AlignedFace(out, quad, img.size, "centre-crop", None, {})

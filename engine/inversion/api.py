@@ -150,18 +150,22 @@ def _invert_image(image, loaded_generator, encoder, steps, mode, lr, resolution,
     dev = gen.w_avg.device
     t0 = time.perf_counter()
     size = gen.config.size
+    if torch.is_tensor(image) and (image.ndim != 4 or image.shape[:2] != (1, 3)):
+        raise UserError(f"image tensor must be [1, 3, H, W], got {list(image.shape)}")
     target = image if torch.is_tensor(image) else image_to_tensor(image, size)
-    if target.ndim != 4 or target.shape[:2] != (1, 3):
-        raise UserError(f"image tensor must be [1, 3, H, W], got {list(target.shape)}")
     target = target.to(dev, torch.float32)
-    if target.shape[-1] != size:
+    if target.shape[-2:] != (size, size):
         target = torch.nn.functional.interpolate(target, size=(size, size), mode="bilinear", antialias=True)
     enc, notes = resolve_encoder(encoder, gen, sha, path, name)
+    if enc is not None and isinstance(encoder, (str, os.PathLike, type(None))):
+        enc = enc.to(dev)  # loaded here, so ours to place; a caller's encoder computes where it is
     with torch.no_grad():
-        if enc is not None:
-            w_plus = enc.to(dev).encode(target)[0]
-        else:
+        if enc is None:
             w_plus = gen.w_avg.expand(gen.num_ws, -1).clone()
+        elif torch.is_tensor(image):  # resized once, from the given pixels, to the encoder's input
+            w_plus = enc.encode(image)[0].to(dev)
+        else:  # the reference transform on the crop's own pixels (not on the generator-size target)
+            w_plus = enc.encode_image(image)[0].to(dev)
     info: dict = {"encoder": getattr(enc, "name", "none") if enc else "none",
                   "encoder_kind": enc.kind if enc else "none", "notes": tuple(notes),
                   "encoder_seconds": round(time.perf_counter() - t0, 3)}
@@ -197,12 +201,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def square_crop(image: Image.Image) -> Image.Image:
-    side = min(image.size)
-    x0, y0 = (image.width - side) // 2, (image.height - side) // 2
-    return image.crop((x0, y0, x0 + side, y0 + side)) if image.width != image.height else image
-
-
 def _align(path: Path, photo: Image.Image, size: int, face_index: int, centre_crop: bool, fallback: bool):
     from engine.alignment import NoFaceFound, align_centre_crop, align_face, detect_faces
 
@@ -224,21 +222,28 @@ def invert_photo(photo_path: str | os.PathLike, loaded_generator: LoadedGenerato
                  device: str | torch.device | None = None, **kwargs) -> InversionResult:
     """Load a photo, align its largest face (or take it as an aligned crop), and invert it.
 
-    ``aligned=True``: the file already is an aligned face crop; it is only (centre-squared and) resized.
+    ``aligned=True``: the file already is an aligned face crop; it is only centre-squared. The encoder sees
+    the crop resized once from its own pixels to its input size (e4e: PIL bilinear, as the reference
+    transform); the projector's target is the crop resized to the generator's size.
     ``face_index``: which face, 0 = largest. ``centre_crop``: use the centred square, no detection;
     ``centre_crop_fallback``: use it only when no face is found (otherwise :class:`NoFaceFound`).
     Extra keyword arguments go to :func:`invert_image`.
     """
+    from engine.alignment import align_centre_crop
     from engine.photo import load_photo
 
     path = Path(photo_path)
     photo = load_photo(path)
-    gen = _unpack(loaded_generator)[0]
-    size = gen.config.size
+    gen, sha, model_path, name = _unpack(loaded_generator)
+    enc, _ = resolve_encoder(encoder, gen, sha, model_path, name)
+    if enc is not None and isinstance(encoder, (str, os.PathLike, type(None))):
+        enc = enc.to(gen.w_avg.device)
+    encoder = enc if enc is not None else False
     alignment = None
-    if aligned:
-        crop = square_crop(photo)
-    else:
+    if aligned:  # its own pixels, only centre-squared: each consumer resizes once from them
+        crop = align_centre_crop(photo, None).image
+    else:  # aligned large enough for both the generator and the encoder
+        size = max(gen.config.size, enc.input_size if enc is not None else 0)
         face = _align(path, photo, size, face_index, centre_crop, centre_crop_fallback)
         crop = face.image
         alignment = {"quad": np.asarray(face.quad, dtype=float).round(3).tolist(), "method": face.method,
