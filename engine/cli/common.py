@@ -15,13 +15,15 @@ def add_device_arg(p: argparse.ArgumentParser) -> None:
 
 
 def load_model_arg(path: str, device: str = "auto") -> LoadedGenerator:
-    return load_generator(path, device=str(pick_device(device)))
+    from engine.library import resolve  # a file path, or a generator's name in the model library
+
+    return load_generator(resolve(path, "generator"), device=str(pick_device(device)))
 
 
-def output_path(path: str, suffixes: tuple[str, ...]) -> Path:
-    """Validate an output path before any work is done."""
+def output_path(path: str, suffixes: tuple[str, ...] | None) -> Path:
+    """Validate an output path before any work is done (``suffixes`` None: any name)."""
     out = Path(path)
-    if out.suffix.lower() not in suffixes:
+    if suffixes is not None and out.suffix.lower() not in suffixes:
         raise UserError(f"{out}: output must end in {' or '.join(suffixes)}")
     if not out.parent.exists():
         raise UserError(f"{out}: folder {out.parent} does not exist")

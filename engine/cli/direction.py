@@ -21,6 +21,7 @@ from pathlib import Path
 from engine.domains.blend import sparsify
 from engine.domains.direction import check_fits, load_direction, norm_summary, save_direction
 from engine.errors import UserError
+from engine.pipeline.edit import Edit
 from engine.stylespace import style_layout
 
 from .common import add_device_arg, load_model_arg, output_path
@@ -168,12 +169,21 @@ def parse_pad_path(text: str) -> list[tuple[float, float]]:
     return pts  # type: ignore[return-value]
 
 
-def run_morph(args) -> int:
-    import torch
-
-    from engine.domains.blend import DirectionTerm, build_edit
-    from engine.domains.blendpad import BlendPad
+def morph_edit(args, layout) -> Edit:
+    """The directions of ``morph`` (weights 0; each frame sets its own) as an :class:`Edit`."""
+    from engine.domains.blend import DirectionTerm
     from engine.domains.layers import validate_spec
+
+    layers = validate_spec(args.layers)
+    dirs = [load_direction(p) for p in args.direction]
+    for d, p in zip(dirs, args.direction, strict=True):
+        check_fits(d, layout, p)
+    return Edit(tuple(DirectionTerm(d, 0.0, layers, p) for d, p in zip(dirs, args.direction, strict=True)),
+                strength=args.strength, psi=args.psi)
+
+
+def run_morph(args) -> int:
+    from engine.domains.blendpad import BlendPad
     from engine.domains.morph import (
         ANIMATION_SUFFIXES,
         render_frames,
@@ -182,22 +192,17 @@ def run_morph(args) -> int:
         weights_along_path,
         weights_from_keyframes,
     )
-    from engine.pipeline.images import to_pil
+    from engine.pipeline.edit import render_edit_image
     from engine.pipeline.latent_file import load_latent_file
     from engine.pipeline.recipe_render import check_latent_fits
-    from engine.pipeline.seeds import w_plus_from_seed
 
     out = output_path(args.output, ANIMATION_SUFFIXES)
-    layers = validate_spec(args.layers)
     if args.frames < 1:
         raise UserError(f"--frames must be at least 1, got {args.frames}")
     loaded = load_model_arg(args.model, args.device)
     gen = loaded.generator
-    layout = style_layout(gen.config)
-    dirs = [load_direction(p) for p in args.direction]
-    for d, p in zip(dirs, args.direction, strict=True):
-        check_fits(d, layout, p)
-    n = len(dirs)
+    edit = morph_edit(args, style_layout(gen.config))
+    n = len(edit.directions)
     if args.pad_path:
         weights = weights_along_path(BlendPad(pad_anchors(n)), parse_pad_path(args.pad_path), args.frames)
     else:
@@ -208,23 +213,11 @@ def run_morph(args) -> int:
             keys.append(list(keys[0]))
         weights = weights_from_keyframes(keys, args.frames)
     if args.latent:
-        w = load_latent_file(args.latent)
-        check_latent_fits(w, loaded, args.latent)
-        w_plus = gen.truncate(w.to(gen.w_avg.device).unsqueeze(0), args.psi)
+        latent = load_latent_file(args.latent)
+        check_latent_fits(latent, loaded, args.latent)
     else:
-        w_plus = w_plus_from_seed(gen, args.seed, args.psi)
-    size = args.size or gen.config.size
-    early = size if size in gen.config.resolutions else None
-    with torch.no_grad():
-        styles = gen.styles(w_plus)
-
-    def render(ws):
-        edit = build_edit([DirectionTerm(d, c, layers, p) for d, c, p in zip(dirs, ws, args.direction, strict=True)],
-                          layout, args.strength)
-        with torch.no_grad():
-            return to_pil(edit.synthesize(gen, styles, max_resolution=early), size)
-
-    frames = render_frames(weights, render)
+        latent = args.seed
+    frames = render_frames(weights, lambda ws: render_edit_image(gen, latent, edit.with_weights(ws), size=args.size))
     save_animation(frames, out, args.duration)
     if args.png_dir:
         save_png_sequence(frames, args.png_dir)

@@ -1,16 +1,23 @@
-"""``styledomain render MODEL --seed N [--psi P] [--noise-mode M] [--size S] -o out.png``."""
+"""``styledomain render MODEL --seed N [--psi P] [--noise-mode M] [--size S] -o out.png``.
+
+Directions (``--direction``) and parameter deltas (``--delta``) edit the render (``engine.pipeline.edit``).
+The PNG carries the recipe that reproduces it (iTXt) and an XMP DigitalSourceType of
+trainedAlgorithmicMedia unless ``--strip-metadata``; ``--save-recipe`` also writes that recipe as JSON.
+Nothing is written unless the render succeeded.
+"""
 
 from __future__ import annotations
 
-import torch
+from pathlib import Path
 
-from engine.device import pick_dtype
 from engine.generator import NOISE_MODES
-from engine.pipeline.images import save_image_atomic, to_pil
-from engine.pipeline.seeds import w_plus_from_seed
+from engine.pipeline.edit import render_edit_image
+from engine.pipeline.png_metadata import save_png
+from engine.pipeline.recipe import LatentRef, save_recipe
+from engine.pipeline.recipe_render import recipe_for_edit
 
 from .common import add_device_arg, load_model_arg, output_path
-from .directions_render import add_direction_args, edit_for_render
+from .directions_render import add_direction_args, edit_from_args
 
 
 def register(sub) -> None:
@@ -24,6 +31,7 @@ def register(sub) -> None:
                    "stops early (fast preview), other sizes are resampled")
     p.add_argument("-o", "--output", required=True, help="output .png")
     p.add_argument("--precision", default="fp32", help="fp32 (default); fp16/bf16 on CUDA, bf16 on CPUs with AMX")
+    p.add_argument("--strip-metadata", action="store_true", help="write pixels only (no recipe, no XMP)")
     add_device_arg(p)
     add_direction_args(p)
     p.set_defaults(handler=run)
@@ -31,22 +39,20 @@ def register(sub) -> None:
 
 def run(args) -> int:
     out = output_path(args.output, (".png",))
+    recipe_out = output_path(args.save_recipe, None) if args.save_recipe else None
+    edit = edit_from_args(args)
     loaded = load_model_arg(args.model, args.device)
-    gen = loaded.generator
-    size = args.size or gen.config.size
-    early = size if size in gen.config.resolutions else None
-    with torch.no_grad():
-        styles = gen.styles(w_plus_from_seed(gen, args.seed, args.psi, args.cutoff))
-        edit = edit_for_render(args, loaded)
-        conv_scales = None
-        if edit is not None:
-            styles, conv_scales = edit.styles(styles), edit.in_scales()
-        gen_rng = torch.Generator().manual_seed(args.seed)
-        dtype = pick_dtype(args.precision, gen.w_avg.device)
-        impl = "reference" if dtype == torch.float32 else "fast"
-        img = gen.synthesize(styles, args.noise_mode, max_resolution=early, generator=gen_rng, impl=impl,
-                             dtype=dtype, conv_scales=conv_scales)
-    save_image_atomic(to_pil(img, size), out)
+    render = {"size": args.size, "noise_mode": args.noise_mode, "noise_seed": args.seed}
+    img = render_edit_image(loaded.generator, args.seed, edit, precision=args.precision, **render)
+
+    def recipe(relative_to: Path):
+        return recipe_for_edit(loaded, edit, LatentRef("seed", seed=args.seed), relative_to=relative_to, **render)
+
+    png_recipe = None if args.strip_metadata else recipe(out).dumps()
+    json_recipe = recipe(recipe_out) if recipe_out else None
+    save_png(img, out, png_recipe, strip=args.strip_metadata)
+    if json_recipe is not None:
+        save_recipe(json_recipe, recipe_out)
     if loaded.metadata.get("demo") == "true":
         print("rendered with the built-in demo model; import real weights with `styledomain convert`")
     print(f"wrote {out}")

@@ -25,12 +25,17 @@ from .layers import mask_vector
 
 @dataclass(frozen=True)
 class DirectionTerm:
-    """One direction in a blend: weight ``c_j`` and layer selection."""
+    """One direction in a blend: weight ``c_j``, layer selection, and the amount of style-latent mixing.
+
+    ``origin`` (the file path) and ``sha256`` serve error messages and recipes only.
+    """
 
     direction: Direction
     weight: float = 1.0
     layers: str = "all"
-    origin: str = ""  # file path, for error messages
+    origin: str = ""
+    style_mix: float = 0.0  # mix_style_latents amount; 0 = none
+    sha256: str = ""
 
 
 @dataclass

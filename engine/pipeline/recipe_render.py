@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,16 +19,15 @@ from PIL import Image
 
 from engine.checkpoints import LoadedGenerator, load_generator
 from engine.checkpoints.fileinfo import sha256_of
-from engine.domains.blend import DirectionTerm, build_edit, mix_style_latents
+from engine.domains.blend import DirectionTerm, build_edit
 from engine.domains.direction import Direction, load_direction
-from engine.domains.param_delta import ParamDelta, applied_deltas, load_param_delta
+from engine.domains.param_delta import ParamDelta, load_param_delta
 from engine.errors import FileProblem, UserError
 from engine.stylespace import layout_fingerprint, style_layout
 
-from .images import to_pil
+from .edit import DeltaTerm, Edit, render_edit_image
 from .latent_file import load_latent_file
-from .recipe import DeltaRef, DirectionRef, GeneratorRef, LatentRef, Recipe
-from .seeds import w_plus_from_seed
+from .recipe import DeltaRef, DirectionRef, GeneratorRef, LatentRef, Recipe, SourcePhoto
 
 SEARCH_SUFFIXES = (".pt", ".pth", ".pkl", ".safetensors", ".npy")
 
@@ -60,6 +58,9 @@ def find_file(sha256: str, hint: str, base_dir: Path | None, search_dirs: Sequen
             for c in sorted(Path(d).glob("*")):
                 if c.suffix.lower() in SEARCH_SUFFIXES and c.is_file() and sha256_of(c) == sha256:
                     return c
+        from engine.library import find_by_sha256  # last: the user's model library (and the built-ins)
+
+        return find_by_sha256(sha256)
     return None
 
 
@@ -166,29 +167,71 @@ def recipe_latent(res: ResolvedRecipe, override: torch.Tensor | None = None) -> 
     return w
 
 
+def file_hint(target: str | os.PathLike, relative_to: str | os.PathLike | None) -> str:
+    """Where a recipe written at ``relative_to`` should look for ``target``: a path relative to the
+    recipe's folder, or absolute (no ``relative_to``, or another drive on Windows)."""
+    target = Path(target).resolve()
+    if relative_to is None:
+        return str(target)
+    try:
+        return os.path.relpath(target, Path(relative_to).resolve().parent)
+    except ValueError:
+        return str(target)
+
+
+def generator_ref(loaded: LoadedGenerator, relative_to: str | os.PathLike | None = None) -> GeneratorRef:
+    """The recipe entry of a loaded generator (name, sha256, layout fingerprint, file hint)."""
+    return GeneratorRef(loaded.name, loaded.sha256, layout_fingerprint(style_layout(loaded.generator.config)),
+                        file_hint(loaded.path, relative_to))
+
+
+def _file_sha(sha: str, origin: str, what: str) -> str:
+    if sha:
+        return sha
+    if not origin:
+        raise UserError(f"{what} has no file, so a recipe cannot refer to it; save it to a file first")
+    return sha256_of(origin)
+
+
+def recipe_for_edit(loaded: LoadedGenerator, edit: Edit, latent: LatentRef, *,
+                    relative_to: str | os.PathLike | None = None, size: int | None = None,
+                    noise_mode: str = "const", noise_seed: int = 0, paste_back: bool = False,
+                    source: SourcePhoto | None = None) -> Recipe:
+    """The recipe that reproduces ``edit`` of ``latent`` on ``loaded``.
+
+    File hints are relative to the folder of ``relative_to`` (the recipe or the PNG that will carry it;
+    None = absolute paths). Terms without a ``sha256`` have their ``origin`` file hashed.
+    """
+    dirs = [DirectionRef(t.direction.name, _file_sha(t.sha256, t.origin, f"direction {t.direction.name!r}"),
+                         file_hint(t.origin, relative_to) if t.origin else "", t.weight, t.layers, t.style_mix)
+            for t in edit.directions]
+    deltas = [DeltaRef(d.delta.name, _file_sha(d.sha256, d.origin, f"parameter delta {d.delta.name!r}"),
+                       file_hint(d.origin, relative_to) if d.origin else "", d.weight) for d in edit.deltas]
+    return Recipe(generator_ref(loaded, relative_to), latent, dirs, deltas, strength=edit.strength, psi=edit.psi,
+                  cutoff=edit.cutoff, noise_mode=noise_mode, noise_seed=noise_seed, size=size,
+                  paste_back=paste_back, source=source)
+
+
+def resolved_edit(res: ResolvedRecipe) -> Edit:
+    """The recipe's directions, deltas, strength and truncation as an :class:`Edit`."""
+    r = res.recipe
+    return Edit(
+        directions=tuple(DirectionTerm(d, ref.weight, ref.layers, str(p), ref.style_mix, ref.sha256)
+                         for ref, d, p in res.directions),
+        deltas=tuple(DeltaTerm(delta, ref.weight, str(p), ref.sha256) for ref, delta, p in res.deltas),
+        strength=r.strength, psi=r.psi, cutoff=r.cutoff)
+
+
+def render_kwargs(recipe: Recipe) -> dict:
+    """The recipe's output settings as keyword arguments of :func:`render_edit_image`."""
+    return {"size": recipe.size, "noise_mode": recipe.noise_mode, "noise_seed": recipe.noise_seed}
+
+
 def render_resolved(res: ResolvedRecipe, w_plus: torch.Tensor | None = None) -> Image.Image:
     """Render the recipe; ``w_plus`` (untruncated [num_ws, w_dim]) replaces the recipe's latent."""
     r = res.recipe
-    gen = res.loaded.generator
-    device = gen.w_avg.device
-    layout = style_layout(gen.config)
     w = recipe_latent(res, w_plus)
     if w is None and r.latent.seed is None:
         raise UserError("recipe has no latent and none was given")
-    size = r.size or gen.config.size
-    early = size if size in gen.config.resolutions else None
-    terms = [DirectionTerm(d, ref.weight, ref.layers, str(p)) for ref, d, p in res.directions]
-    with ExitStack() as stack, torch.no_grad():
-        if res.deltas:
-            stack.enter_context(applied_deltas(gen, [(delta, ref.weight) for ref, delta, _ in res.deltas]))
-        if w is None:
-            wp = w_plus_from_seed(gen, int(r.latent.seed), r.psi, r.cutoff)
-        else:
-            wp = gen.truncate(w.to(device).unsqueeze(0), r.psi, r.cutoff)
-        for ref, d, _ in res.directions:
-            wp = mix_style_latents(wp, d, ref.style_mix)
-        edit = build_edit(terms, layout, r.strength)
-        noise_rng = torch.Generator().manual_seed(r.noise_seed)
-        img = edit.synthesize(gen, gen.styles(wp), noise_mode=r.noise_mode, max_resolution=early,
-                              generator=noise_rng)
-    return to_pil(img, size)
+    latent = int(r.latent.seed) if w is None else w
+    return render_edit_image(res.loaded.generator, latent, resolved_edit(res), **render_kwargs(r))
