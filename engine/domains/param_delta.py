@@ -27,6 +27,7 @@ from engine.stylespace import layout_fingerprint, style_layout
 
 FORMAT_NAME = "styledomain.param_delta"
 FORMAT_VERSION = 1
+RESERVED_META = ("format", "format_version", "name", "layout_fingerprint", "base_sha256", "source", "license")
 
 
 @dataclass
@@ -57,10 +58,12 @@ def make_param_delta(base: Generator, adapted: Generator, name: str = "", base_s
 
 
 def save_param_delta(delta: ParamDelta, path: str | os.PathLike) -> None:
+    """Atomically; string entries of ``delta.meta`` (e.g. ``adaptation`` JSON) are kept beside the fixed keys."""
     path = Path(path)
-    meta = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "name": delta.name,
-            "layout_fingerprint": delta.layout_fingerprint, "base_sha256": delta.base_sha256,
-            "source": delta.source, "license": delta.license}
+    meta = {k: str(v) for k, v in delta.meta.items() if k not in RESERVED_META}
+    meta.update({"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "name": delta.name,
+                 "layout_fingerprint": delta.layout_fingerprint, "base_sha256": delta.base_sha256,
+                 "source": delta.source, "license": delta.license})
     save_safetensors({k: v.float() for k, v in delta.deltas.items()}, path, meta)
 
 

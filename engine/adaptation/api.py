@@ -1,0 +1,313 @@
+"""``adapt(loaded_generator, references, ...)``: quick domain adaptation, training only deltas.
+
+The generator the caller passes in is never written to (see :mod:`engine.adaptation.params`); the
+result holds the trained deltas (affine, affinelight, full: a :class:`ParamDelta`; stylespace: a
+:class:`Direction`) and the run's metadata, and saves them with :meth:`AdaptResult.save`.
+Same seed, same inputs, same device -> the same result (all randomness from one ``torch.Generator``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from engine.checkpoints import LoadedGenerator
+from engine.domains.direction import Direction, save_direction
+from engine.domains.param_delta import ParamDelta, save_param_delta
+from engine.errors import UserError
+from engine.generator import Generator
+from engine.jobs import CancelToken, ProgressFn, is_cancelled, report
+from engine.stylespace import layout_fingerprint, style_layout
+
+from .losses import LOSSES, JoJoLoss, MTGLoss, NadaLoss, PairedLoss, PixelLoss, sample_w
+from .params import PARAMS, Parameterisation, StyleSpaceOffset, make_param
+from .presets import Preset, get_preset
+from .references import Reference, png_thumbnail, prepare_reference
+
+JOB = "adapt"
+#: a loss above this multiple of the best loss so far counts as exploding (after the first 10 steps)
+EXPLODE_FACTOR = 50.0
+PREVIEW_SEED = 1234
+
+
+@dataclass
+class AdaptResult:
+    """What :func:`adapt` produced. ``cancelled``/``stopped`` mark a partial result (last good state)."""
+
+    param: str
+    loss: str
+    steps: int  # planned
+    steps_done: int
+    seed: int
+    preset: Preset
+    trained_count: int
+    seconds: float
+    history: list[dict[str, float]]
+    final_losses: dict[str, float]
+    metadata: dict
+    delta: ParamDelta | None = None
+    direction: Direction | None = None
+    cancelled: bool = False
+    stopped: str | None = None  # why training stopped early (NaN / exploding loss), None otherwise
+    stopped_step: int | None = None
+    notes: list[str] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list, repr=False)
+
+    @property
+    def partial(self) -> bool:
+        return self.cancelled or self.stopped is not None
+
+    def save(self, path: str | Path) -> Path:
+        """Atomically write the delta or direction file (with metadata)."""
+        path = Path(path)
+        if self.direction is not None:
+            save_direction(self.direction, path)
+        else:
+            save_param_delta(self.delta, path)
+        return path
+
+    def summary(self) -> dict:
+        return {k: v for k, v in self.metadata.items() if k != "thumbnail_png_base64"}
+
+
+def _unpack(model: LoadedGenerator | Generator) -> tuple[Generator, str, str, dict | None]:
+    if isinstance(model, LoadedGenerator):
+        return model.generator, model.sha256, model.name, model.discriminator
+    return model, "", "model", None
+
+
+def choose_loss(loss: str | None, text, sources, references, clips) -> str:
+    if loss is None:
+        if text is not None:
+            return "nada"
+        if sources:
+            return "paired"
+        return "mtg" if clips else "jojo"
+    if loss not in LOSSES:
+        raise UserError(f"unknown loss {loss!r} (choose {', '.join(LOSSES)})")
+    return loss
+
+
+def _check_inputs(loss: str, text, sources, references, clips) -> None:
+    if loss == "nada":
+        if text is None:
+            raise UserError("--loss nada needs --text SOURCE TARGET")
+        from .clip import require_prompt
+
+        require_prompt(text[0], "source")
+        require_prompt(text[1], "target")
+    elif not references:
+        raise UserError(f"--loss {loss} needs at least one --reference image")
+    if loss in ("mtg", "nada") and not clips:
+        raise UserError(f"--loss {loss} needs a CLIP model: give one or more --clip FILE (open_clip ViT checkpoints)")
+    if loss == "paired" and len(sources) != len(references):
+        raise UserError(f"--loss paired needs one --source per --reference, in order "
+                        f"({len(sources)} sources, {len(references)} references)")
+    if loss != "paired" and sources:
+        raise UserError("--source images are only used by --loss paired")
+    if loss == "mtg" and len(references) != 1:
+        raise UserError("--loss mtg takes exactly one --reference image")
+
+
+def _stack(refs: Sequence[Reference], dev) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.stack([r.w_plus for r in refs]).to(dev), torch.cat([r.image for r in refs]).to(dev))
+
+
+def _preview(param: Parameterisation, w_grid: torch.Tensor, refs: list[Reference] | None) -> torch.Tensor:
+    """[3, H, W] in [-1, 1]: the fixed grid of latents, then (reference reconstruction, reference)."""
+    with torch.no_grad():
+        tiles = list(param.render(w_grid))
+        if refs:
+            w_ref, img_ref = _stack(refs[:1], w_grid.device)
+            tiles += [param.render(w_ref)[0], img_ref[0]]
+    return torch.cat([t.detach().float().cpu().clamp(-1, 1) for t in tiles], dim=2)
+
+
+def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = (), *,
+          sources: Sequence = (), text: tuple[str, str] | None = None, param: str = "affine",
+          loss: str | None = None, steps: int | None = None, batch: int | None = None, lr: float | None = None,
+          seed: int = 0, preset: str | None = None, clip: Sequence = (), torgb: bool | None = None,
+          rank: int = 5, sparsify: float | None = None, aligned: bool = False, centre_crop: bool = False,
+          encoder=None, invert_steps: int = 50, vgg16=None, jojo_anchor: float = 1.0,
+          coarse_rows: int | None = None, preview_every: int = 0, name: str = "",
+          progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> AdaptResult:
+    """Adapt ``loaded_generator`` to reference image(s) or a text pair; see the module docstring.
+
+    ``references``: paths, PIL images or :class:`Reference` objects (photos are aligned and inverted;
+    ``aligned=True`` takes them as face crops). ``sources`` (paired loss): the source images, in the
+    order of ``references``. ``text``: (source, target) prompts for ``nada``. ``clip``: paths or
+    :class:`ClipEncoder` objects. ``param`` in :data:`PARAMS`; ``loss`` in :data:`LOSSES` (default:
+    nada for text, paired with sources, mtg with CLIP, else jojo). ``steps``/``batch``/``lr`` override
+    the preset. Cancelling between steps returns the last state marked ``cancelled``; a NaN or
+    exploding loss stops training, keeps the last good state and records the step in ``stopped``.
+    """
+    t0 = time.perf_counter()
+    gen, sha, model_name, disc = _unpack(loaded_generator)
+    if param not in PARAMS:
+        raise UserError(f"unknown parameterisation {param!r} (choose {', '.join(PARAMS)})")
+    if sparsify is not None and param != "stylespace":
+        raise UserError("--sparsify applies to --param stylespace only")
+    loss = choose_loss(loss, text, sources, references, clip)
+    _check_inputs(loss, text, sources, references, clip)
+    pre = get_preset(preset, loss, param, gen.config.size)
+    pre = replace(pre, steps=pre.steps if steps is None else int(steps), batch=pre.batch if batch is None else batch,
+                  lr=pre.lr if lr is None else float(lr))
+    if pre.steps < 0 or pre.batch < 1 or not (pre.lr > 0 and math.isfinite(pre.lr)):
+        raise UserError(f"steps must be >= 0, batch >= 1 and lr > 0 (got {pre.steps}, {pre.batch}, {pre.lr})")
+    dev = gen.w_avg.device
+    clips = _load_clips(clip, dev)
+    refs = [prepare_reference(r, loaded_generator, aligned=aligned, centre_crop=centre_crop, encoder=encoder,
+                              invert_steps=invert_steps, cancel=cancel) for r in references]
+    srcs = [prepare_reference(s, loaded_generator, aligned=aligned, centre_crop=centre_crop, encoder=encoder,
+                              invert_steps=invert_steps, cancel=cancel) for s in sources]
+    rng = torch.Generator().manual_seed(int(seed))
+    p = make_param(param, gen, torgb=torgb, rank=rank, generator=rng)
+    pixel = PixelLoss(discriminator=disc, lpips=_lpips(vgg16)).to(dev)
+    loss_fn = _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, jojo_anchor, coarse_rows)
+    w_grid = sample_w(gen, 4, torch.Generator().manual_seed(PREVIEW_SEED))
+    opt = torch.optim.Adam(list(p.trainable().values()), lr=pre.lr_at(0), betas=pre.betas)
+    history: list[dict[str, float]] = []
+    cancelled, stopped, stopped_step, notes = False, None, None, []
+    best = math.inf
+    step = 0
+    for step in range(pre.steps):  # noqa: B007 - step is reported after the loop
+        if is_cancelled(cancel):
+            cancelled = True
+            break
+        for group in opt.param_groups:
+            group["lr"] = pre.lr_at(step)
+        saved = p.state()
+        total, values = _step_loss(loss_fn, p, step, dev, notes)
+        value = float(total.detach())
+        if not math.isfinite(value) or (step >= 10 and value > EXPLODE_FACTOR * best):
+            stopped, stopped_step = ("NaN/Inf loss" if not math.isfinite(value) else "exploding loss"), step
+            break
+        best = min(best, value)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        if not p.finite():
+            p.load_state(saved)
+            stopped, stopped_step = "non-finite parameters after the update", step
+            break
+        values["total"] = value
+        history.append(values)
+        preview = None
+        if preview_every and ((step + 1) % preview_every == 0 or step + 1 == pre.steps):
+            preview = _preview(p, w_grid, refs)
+        report(progress, JOB, step + 1, pre.steps, values=values, preview=preview)
+    else:
+        step = pre.steps
+    steps_done = len(history)
+    if stopped:
+        notes.append(f"training stopped at step {stopped_step}: {stopped}; the last good state is kept")
+    seconds = round(time.perf_counter() - t0, 3)
+    final = _final_losses(history)
+    meta = _metadata(gen, sha, model_name, p, loss, pre, seed, steps_done, seconds, final, refs, text,
+                     cancelled, stopped, stopped_step, notes)
+    result = AdaptResult(param, loss, pre.steps, steps_done, int(seed), pre, p.count, seconds, history, final, meta,
+                         cancelled=cancelled, stopped=stopped, stopped_step=stopped_step, notes=notes,
+                         references=refs)
+    _attach_output(result, p, gen, sha, name or (refs[0].name if refs else (text[1] if text else "adapted")),
+                   refs, sparsify)
+    return result
+
+
+def _load_clips(clip: Sequence, dev) -> list:
+    from .clip import ClipEncoder, load_clip
+
+    out = []
+    for c in clip:
+        out.append(c.to(dev) if isinstance(c, ClipEncoder) else load_clip(c, dev))
+    return out
+
+
+def _lpips(vgg16):
+    if not vgg16:
+        return None
+    from engine.inversion.losses import make_lpips
+
+    return make_lpips(vgg16)
+
+
+def _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, anchor, coarse_rows):
+    dev = gen.w_avg.device
+    if loss == "nada":
+        return NadaLoss(gen, clips, text[0], text[1], rng, pre.batch, pre.mixing)
+    w_refs, targets = _stack(refs, dev)
+    if loss == "paired":
+        w_src, _ = _stack(srcs, dev)
+        return PairedLoss(w_src, targets, rng, pre.batch, pixel)
+    if loss == "mtg":
+        return MTGLoss(gen, clips, w_refs, targets, rng, pre.batch, pixel, p, pre.mixing)
+    return JoJoLoss(gen, w_refs, targets, rng, pre.batch, pixel, coarse_rows, anchor_weight=anchor)
+
+
+def _step_loss(loss_fn, p, step, dev, notes):
+    """One loss evaluation; on CUDA out-of-memory free the cache and retry with half the batch."""
+    while True:
+        try:
+            return loss_fn(p, step)
+        except torch.cuda.OutOfMemoryError:
+            if dev.type != "cuda" or getattr(loss_fn, "batch", 1) <= 1:
+                raise UserError("out of GPU memory even at batch 1; try --device cpu or a smaller model") from None
+            torch.cuda.empty_cache()
+            loss_fn.batch = max(1, loss_fn.batch // 2)
+            notes.append(f"out of GPU memory at step {step}: batch reduced to {loss_fn.batch}")
+
+
+def _final_losses(history: list[dict[str, float]], window: int = 10) -> dict[str, float]:
+    if not history:
+        return {}
+    tail = history[-window:]
+    return {k: round(sum(h[k] for h in tail) / len(tail), 6) for k in tail[-1]}
+
+
+def _metadata(gen, sha, model_name, p, loss, pre, seed, steps_done, seconds, final, refs, text, cancelled, stopped,
+              stopped_step, notes) -> dict:
+    meta = {
+        "source_model": {"name": model_name, "sha256": sha, "layout_fingerprint":
+                         layout_fingerprint(style_layout(gen.config)), "size": gen.config.size},
+        "param": p.name, "torgb": getattr(p, "torgb", None), "loss": loss, "preset": pre.name,
+        "steps": pre.steps, "steps_done": steps_done, "batch": pre.batch, "lr": pre.lr, "betas": list(pre.betas),
+        "seed": int(seed), "seconds": seconds, "trained_parameters": p.count, "final_losses": final,
+        "cancelled": cancelled, "stopped": stopped, "stopped_step": stopped_step, "notes": notes,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "references": [{"name": r.name, "sha256": r.sha256} for r in refs],
+    }
+    if text is not None:
+        meta["text"] = list(text)
+    if refs:
+        meta["thumbnail_png_base64"] = base64.b64encode(png_thumbnail(refs[0].image)).decode()
+    return meta
+
+
+def _attach_output(result: AdaptResult, p: Parameterisation, gen: Generator, sha: str, name: str, refs,
+                   sparsify: float | None) -> None:
+    fp = layout_fingerprint(style_layout(gen.config))
+    if isinstance(p, StyleSpaceOffset):
+        thumb = png_thumbnail(refs[0].image) if refs else None
+        extra = result.summary()
+        direction = Direction(p.layout, p.flat(), "s_delta", name, p.torgb, "styledomain adapt", "",
+                              thumb, None, extra)
+        if sparsify is not None:
+            from engine.domains import sparsify as prune
+
+            direction, kept = prune(direction, sparsify)
+            result.metadata["sparsified_keep"] = kept
+            direction.extra["sparsified_keep"] = kept
+        result.direction = direction
+        return
+    deltas = {k: v.detach().cpu().float().contiguous() for k, v in p.param_deltas().items()}
+    meta = {"adaptation": json.dumps(result.summary())}
+    if "thumbnail_png_base64" in result.metadata:
+        meta["thumbnail_png_base64"] = result.metadata["thumbnail_png_base64"]
+    result.delta = ParamDelta(deltas, name, fp, sha, "styledomain adapt", "", meta)

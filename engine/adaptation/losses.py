@@ -1,0 +1,264 @@
+"""Adaptation losses. Each is a callable ``loss(param, step) -> (total, {name: value})``.
+
+* :class:`JoJoLoss` (one or more references, no CLIP): training latents keep the reference's coarse
+  W+ rows and take the fine rows from random samples; the adapted render of each is pulled to its
+  reference by a multi-scale pixel + image-gradient loss (+ discriminator features when the checkpoint
+  carries ``d``, + LPIPS-VGG when a VGG16 file is given).
+* :class:`PairedLoss` (source/target pairs): the adapted render of each inverted source is pulled to its
+  target, pixel for pixel (same multi-scale loss, no mixing).
+* :class:`MTGLoss` (one reference, CLIP): Mind the Gap as StyleDomain's ``im2im_mtg``: across-domain
+  direction (1), within-domain (0.5), CLIP reference (30) and reconstruction of G_t(w_ref) (10).
+* :class:`NadaLoss` (text): StyleGAN-NADA directional loss over prompt templates (1) + in-domain (0.25).
+
+CLIP losses are computed per encoder and summed. Latents are drawn from a ``torch.Generator`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from engine.generator import Generator
+from engine.inversion.losses import pyramid
+
+from .clip import ClipEncoder
+from .params import Parameterisation
+
+LOSSES = ("jojo", "paired", "mtg", "nada")
+
+#: Prompt templates for the text direction (our own short list; NADA averages over ImageNet templates).
+TEMPLATES = (
+    "a photo of a {}.", "a picture of a {}.", "a rendering of a {}.", "a close-up photo of a {}.",
+    "a good photo of a {}.", "a bright photo of a {}.", "a cropped photo of a {}.", "an image of a {}.",
+    "a drawing of a {}.", "a portrait of a {}.", "a painting of a {}.", "art of a {}.",
+)
+
+
+# ---- latents -----------------------------------------------------------------------------------------
+
+def sample_w(gen: Generator, batch: int, rng: torch.Generator, mixing: float = 0.0) -> torch.Tensor:
+    """W+ [batch, num_ws, D] from seeded z; with probability ``mixing`` two z's crossed at a random row."""
+    dev = gen.w_avg.device
+    d, n = gen.config.style_dim, gen.num_ws
+    with torch.no_grad():
+        w1 = gen.mapping(torch.randn(batch, d, generator=rng).to(dev))
+        w_plus = w1.unsqueeze(1).repeat(1, n, 1)
+        if mixing > 0 and float(torch.rand((), generator=rng)) < mixing:
+            w2 = gen.mapping(torch.randn(batch, d, generator=rng).to(dev))
+            cut = int(torch.randint(1, n, (), generator=rng))
+            w_plus[:, cut:] = w2.unsqueeze(1)
+    return w_plus
+
+
+def row_resolutions(gen: Generator) -> dict[int, int]:
+    """W+ row -> the lowest resolution among the layers it feeds."""
+    out = {0: 4, 1: 4}
+    for j, res in enumerate(gen.config.resolutions[1:]):
+        for row in (2 * j + 1, 2 * j + 2, 2 * j + 3):
+            out.setdefault(row, res)
+    return out
+
+
+def default_coarse_rows(gen: Generator) -> int:
+    """W+ rows kept from the reference in JoJo mixing: rows feeding layers up to ``max(8, size / 32)`` px
+    (JoJoGAN keeps rows 0..6 at 1024, up to 32 px)."""
+    limit = max(8, gen.config.size // 32)
+    res = row_resolutions(gen)
+    return max(1, sum(1 for r in range(gen.num_ws) if res.get(r, 10**9) <= limit))
+
+
+# ---- pixel losses ------------------------------------------------------------------------------------
+
+def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+class PixelLoss(torch.nn.Module):
+    """Per level of an image pyramid: mean L1 + mean L1 of the image gradients (+ optional extras)."""
+
+    name = "pyramid-l1+grad"
+
+    def __init__(self, grad_weight: float = 1.0, discriminator: dict | None = None, lpips=None,
+                 d_weight: float = 0.1) -> None:
+        super().__init__()
+        self.grad_weight = grad_weight
+        self.lpips = lpips
+        self.d = None
+        self.d_weight = d_weight
+        if discriminator:
+            from engine.inversion.losses import DiscriminatorFeatures
+
+            try:
+                self.d = DiscriminatorFeatures(discriminator, 4)
+            except (ValueError, KeyError):
+                self.d = None
+
+    def to(self, *args, **kwargs):
+        if self.d is not None:
+            self.d.to(*args, **kwargs)
+        if self.lpips is not None:
+            self.lpips.to(*args, **kwargs)
+        return self
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        pix = a.new_zeros(())
+        grad = a.new_zeros(())
+        for x, y in zip(pyramid(a), pyramid(b), strict=True):
+            pix = pix + (x - y).abs().mean()
+            for gx, gy in zip(image_gradients(x), image_gradients(y), strict=True):
+                grad = grad + (gx - gy).abs().mean()
+        out = {"pixel": pix, "grad": self.grad_weight * grad}
+        if self.d is not None:
+            out["d_feat"] = self.d_weight * sum((fa - fb).pow(2).mean() for fa, fb in
+                                                zip(self.d(a), self.d(b), strict=True))
+        if self.lpips is not None:
+            out["lpips"] = self.lpips(a, b)
+        return out
+
+
+def _total(parts: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    total = sum(parts.values())
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+# ---- JoJo and paired ---------------------------------------------------------------------------------
+
+class JoJoLoss:
+    """G_t(w_ref coarse rows + random fine rows) -> reference (see module docstring)."""
+
+    name = "jojo"
+
+    def __init__(self, gen: Generator, w_refs: torch.Tensor, targets: torch.Tensor, rng: torch.Generator,
+                 batch: int, pixel: PixelLoss, coarse_rows: int | None = None, alpha: float = 1.0,
+                 anchor_weight: float = 1.0) -> None:
+        self.gen, self.w_refs, self.targets, self.rng, self.batch = gen, w_refs, targets, rng, batch
+        self.pixel = pixel
+        self.coarse = coarse_rows if coarse_rows is not None else default_coarse_rows(gen)
+        self.alpha = alpha
+        self.anchor_weight = anchor_weight
+
+    def latents(self) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.w_refs.shape[0]
+        idx = torch.randint(0, n, (self.batch,), generator=self.rng)
+        w = self.w_refs[idx.to(self.w_refs.device)].clone()
+        rand = sample_w(self.gen, self.batch, self.rng)
+        w[:, self.coarse:] = self.alpha * rand[:, self.coarse:] + (1 - self.alpha) * w[:, self.coarse:]
+        return w, self.targets[idx.to(self.targets.device)]
+
+    def __call__(self, param: Parameterisation, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        w, target = self.latents()
+        parts = self.pixel(param.render(w), target)
+        if self.anchor_weight:
+            rec = self.pixel(param.render(self.w_refs), self.targets)
+            parts = {**parts, "rec": self.anchor_weight * sum(rec.values())}
+        return _total(parts)
+
+
+class PairedLoss:
+    """G_t(w_source_i) -> target_i, pixel-exact pairs, minibatches drawn with the seeded generator."""
+
+    name = "paired"
+
+    def __init__(self, w_sources: torch.Tensor, targets: torch.Tensor, rng: torch.Generator, batch: int,
+                 pixel: PixelLoss) -> None:
+        self.w, self.targets, self.rng, self.batch, self.pixel = w_sources, targets, rng, batch, pixel
+
+    def __call__(self, param: Parameterisation, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        n = self.w.shape[0]
+        if n <= self.batch:
+            idx = torch.arange(n)
+        else:
+            idx = torch.randperm(n, generator=self.rng)[: self.batch]
+        idx = idx.to(self.w.device)
+        return _total(self.pixel(param.render(self.w[idx]), self.targets[idx]))
+
+
+# ---- CLIP losses -------------------------------------------------------------------------------------
+
+def direction_loss(e_adapted: torch.Tensor, e_source: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """mean_i 1 - cos(E(G_B(z_i)) - E(G_A(z_i)), delta)."""
+    return (1 - F.cosine_similarity(e_adapted - e_source, delta.expand_as(e_adapted), dim=-1)).mean()
+
+
+def indomain_loss(e_adapted: torch.Tensor, e_source: torch.Tensor) -> torch.Tensor:
+    """Squared differences of the batch cosine matrices below the diagonal, averaged (HyperDomainNet)."""
+    b = e_adapted.shape[0]
+    if b < 2:
+        return e_adapted.new_zeros(())
+    c_src, c_trg = e_source @ e_source.t(), e_adapted @ e_adapted.t()
+    mask = torch.tril(torch.ones(b, b, dtype=torch.bool, device=e_adapted.device), diagonal=-1)
+    return (c_src - c_trg)[mask].pow(2).sum() * 2 / (b * (b - 1))
+
+
+class NadaLoss:
+    """StyleGAN-NADA: text direction over templates (coef 1) + in-domain loss (coef 0.25), mixing 0.9."""
+
+    name = "nada"
+
+    def __init__(self, gen: Generator, clips: Sequence[ClipEncoder], source: str, target: str,
+                 rng: torch.Generator, batch: int, mixing: float = 0.9, indomain: float = 0.25) -> None:
+        self.gen, self.clips, self.rng, self.batch = gen, clips, rng, batch
+        self.mixing, self.indomain = mixing, indomain
+        self.deltas = []
+        for c in clips:
+            t_trg = c.encode_text([t.format(target) for t in TEMPLATES]).mean(0)
+            t_src = c.encode_text([t.format(source) for t in TEMPLATES]).mean(0)
+            self.deltas.append((t_trg - t_src).unsqueeze(0))
+
+    def __call__(self, param: Parameterisation, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        w = sample_w(self.gen, self.batch, self.rng, self.mixing)
+        with torch.no_grad():
+            src = param.render_source(w)
+        img = param.render(w)
+        parts = {"direction": img.new_zeros(()), "indomain": img.new_zeros(())}
+        for c, delta in zip(self.clips, self.deltas, strict=True):
+            e_b = c.encode_image(img)
+            with torch.no_grad():
+                e_a = c.encode_image(src)
+            parts["direction"] = parts["direction"] + direction_loss(e_b, e_a, delta)
+            parts["indomain"] = parts["indomain"] + self.indomain * indomain_loss(e_b, e_a)
+        return _total(parts)
+
+
+class MTGLoss:
+    """Mind the Gap (one reference): direction 1, within 0.5, CLIP reference 30, reconstruction 10."""
+
+    name = "mtg"
+
+    def __init__(self, gen: Generator, clips: Sequence[ClipEncoder], w_ref: torch.Tensor, reference: torch.Tensor,
+                 rng: torch.Generator, batch: int, pixel: PixelLoss, source_param: Parameterisation,
+                 mixing: float = 0.9, coefs: dict[str, float] | None = None) -> None:
+        self.gen, self.clips, self.w_ref, self.ref = gen, clips, w_ref[:1], reference[:1]
+        self.rng, self.batch, self.pixel, self.mixing = rng, batch, pixel, mixing
+        self.coefs = {"direction": 1.0, "within": 0.5, "clip_ref": 30.0, "rec": 10.0, **(coefs or {})}
+        self.e_ref, self.e_src_ref, self.delta = [], [], []
+        with torch.no_grad():
+            src_ref = source_param.render_source(self.w_ref)
+            for c in clips:
+                e_ref, e_src = c.encode_image(self.ref), c.encode_image(src_ref)
+                self.e_ref.append(e_ref)
+                self.e_src_ref.append(e_src)
+                self.delta.append(e_ref - e_src)
+
+    def __call__(self, param: Parameterisation, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        w = sample_w(self.gen, self.batch, self.rng, self.mixing)
+        with torch.no_grad():
+            src = param.render_source(w)
+        img = param.render(w)
+        rec = param.render(self.w_ref)
+        k = self.coefs
+        z = img.new_zeros(())
+        parts = {"direction": z, "within": z, "clip_ref": z}
+        for c, e_ref, e_src_ref, delta in zip(self.clips, self.e_ref, self.e_src_ref, self.delta, strict=True):
+            e_b = c.encode_image(img)
+            with torch.no_grad():
+                e_a = c.encode_image(src)
+            parts["direction"] = parts["direction"] + k["direction"] * direction_loss(e_b, e_a, delta)
+            within = 1 - F.cosine_similarity(e_b - e_ref, e_a - e_src_ref, dim=-1)
+            parts["within"] = parts["within"] + k["within"] * within.mean()
+            ref_cos = F.cosine_similarity(c.encode_image(rec), e_ref, dim=-1)
+            parts["clip_ref"] = parts["clip_ref"] + k["clip_ref"] * (1 - ref_cos).mean()
+        parts["rec"] = k["rec"] * sum(self.pixel(rec, self.ref).values())
+        return _total(parts)

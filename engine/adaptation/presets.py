@@ -1,0 +1,67 @@
+"""Optimiser settings from the reference configs (StyleDomain ``SimilarDomains/configs``), plus CPU defaults.
+
+A preset fixes steps, batch, lr, Adam betas and a linear warm-up ``(steps, start_lr)``; every value can be
+overridden by the caller. ``default_preset(loss, param, size)`` picks one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from engine.errors import UserError
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    steps: int
+    batch: int
+    lr: float
+    betas: tuple[float, float] = (0.0, 0.999)
+    warmup_steps: int = 0
+    warmup_start_lr: float = 1e-3
+    mixing: float = 0.9
+    note: str = ""
+
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up from ``warmup_start_lr`` to ``lr`` over ``warmup_steps`` (LambdaLR as the reference)."""
+        if step >= self.warmup_steps or self.warmup_steps <= 0:
+            return self.lr
+        start = min(self.warmup_start_lr, self.lr)
+        return start + (self.lr - start) * step / self.warmup_steps
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset("mtg-affine", 250, 4, 0.002, (0.0, 0.999), 25, 1e-3, note="im2im_mtg (patch original)"),
+    Preset("mtg-stylespace", 250, 4, 0.05, (0.9, 0.999), 25, 1e-3, note="im2im_mtg_sdelta"),
+    Preset("nada-affine", 250, 4, 0.002, (0.0, 0.999), note="td_nada_ffhq"),
+    Preset("nada-stylespace", 250, 4, 0.05, (0.9, 0.999), note="td_nada_ffhq_sdelta"),
+    Preset("jojo-affine", 250, 4, 0.002, (0.0, 0.999), 20, 1e-3, note="im2im_jojo"),
+    Preset("jojo-stylespace", 250, 4, 0.05, (0.9, 0.999), 20, 1e-3, note="im2im_jojo_sdelta"),
+    Preset("paired-affine", 250, 4, 0.002, (0.0, 0.999), 20, 1e-3, note="im2im_jojo settings on pairs"),
+    Preset("paired-stylespace", 250, 4, 0.05, (0.9, 0.999), 20, 1e-3, note="im2im_jojo_sdelta settings on pairs"),
+    # CPU defaults for small (<= 128 px) models such as the demo: see docs/adaptation.md for the measurements.
+    Preset("cpu-small-affine", 300, 4, 0.002, (0.0, 0.999), 20, 1e-3, note="demo model, CPU"),
+    Preset("cpu-small-stylespace", 300, 4, 0.05, (0.9, 0.999), 20, 1e-3, note="demo model, CPU"),
+)}
+
+#: learning-rate multiplier of a parameterisation relative to the affine preset it borrows
+FAMILY = {"affine": "affine", "full": "affine", "affinelight": "affine", "stylespace": "stylespace"}
+LR_SCALE = {"affine": 1.0, "full": 1.0, "affinelight": 5.0, "stylespace": 1.0}
+
+
+def default_preset(loss: str, param: str, size: int) -> Preset:
+    family = FAMILY[param]
+    if size <= 128 and loss in ("jojo", "paired"):
+        base = PRESETS[f"cpu-small-{family}"]
+    else:
+        base = PRESETS[f"{loss}-{family}"]
+    return replace(base, lr=base.lr * LR_SCALE[param])
+
+
+def get_preset(name: str | None, loss: str, param: str, size: int) -> Preset:
+    if name is None:
+        return default_preset(loss, param, size)
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r} (known: {', '.join(sorted(PRESETS))})")
+    return PRESETS[name]
