@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -139,7 +137,7 @@ def _fail(argv, capsys) -> str:
     return err
 
 
-def test_apply_errors(tmp_path, rosinality_pt, capsys, monkeypatch):
+def test_apply_errors(tmp_path, rosinality_pt, capsys):
     run_ok(["render", rosinality_pt, "--seed", 1, "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "p.png"],
            capsys)
     d = json.loads((tmp_path / "r.json").read_text())
@@ -163,11 +161,11 @@ def test_apply_errors(tmp_path, rosinality_pt, capsys, monkeypatch):
     np.save(tmp_path / "nan.npy", np.full((TINY.num_ws, 16), np.nan, np.float32))
     assert "NaN" in _fail(["apply", "--recipe", tmp_path / "r.json", tmp_path / "nan.npy", "-o",
                            tmp_path / "x.png"], capsys)
-    # a photo needs engine.inversion.invert_photo: simulate a build without it
-    monkeypatch.setitem(sys.modules, "engine.inversion", types.ModuleType("engine.inversion"))
-    Image.new("RGB", (8, 8)).save(tmp_path / "face.jpg")
-    assert "inversion" in _fail(["apply", "--recipe", tmp_path / "r.json", tmp_path / "face.jpg", "-o",
-                                 tmp_path / "x.png"], capsys)
+    (tmp_path / "face.jpg").write_bytes(b"not a jpeg at all")
+    assert "face.jpg" in _fail(["apply", "--recipe", tmp_path / "r.json", tmp_path / "face.jpg", "-o",
+                                tmp_path / "x.png"], capsys)
+    assert "paste-back needs the original photo" in _fail(["apply", "--recipe", tmp_path / "r.json", "--paste-back",
+                                                            "-o", tmp_path / "x.png"], capsys)
     assert not (tmp_path / "x.png").exists()
 
 
