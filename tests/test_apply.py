@@ -285,3 +285,61 @@ def test_recipe_style_latent_mix(tmp_path, rosinality_pt, capsys):
     got = pixels(tmp_path / "mix.png").astype(int)
     assert np.abs(got - to_uint8(img)[0].astype(int)).max() <= 1
     assert not np.array_equal(pixels(tmp_path / "mix.png"), pixels(tmp_path / "plain.png"))
+
+
+def _delta_file(tmp_path, rosinality_pt):
+    base = load_generator(rosinality_pt).generator
+    adapted = load_generator(rosinality_pt).generator
+    with torch.no_grad():
+        adapted.convs[2].conv.modulation.weight.add_(0.4)
+    save_param_delta(make_param_delta(base, adapted, name="adapt"), tmp_path / "adapt.safetensors")
+    return tmp_path / "adapt.safetensors"
+
+
+def test_render_delta_and_direction_together_recorded_and_reproduced(tmp_path, rosinality_pt, capsys):
+    from engine.domains.blend import DirectionTerm
+    from engine.domains.direction import load_direction
+    from engine.domains.param_delta import load_param_delta
+    from engine.pipeline.edit import DeltaTerm, Edit, render_edit_image
+
+    delta = _delta_file(tmp_path, rosinality_pt)
+    styledomain_file(tmp_path / "d.pt", TINY.channels, seed=7)
+    (tmp_path / "out").mkdir()
+    run_ok(["render", rosinality_pt, "--seed", 4, "--psi", 0.8, "--direction", f"{tmp_path / 'd.pt'}=0.6",
+            "--delta", f"{delta}=0.7", "--layers", "coarse", "--save-recipe", tmp_path / "r.json",
+            "-o", tmp_path / "out" / "r.png"], capsys)
+    gen = load_generator(rosinality_pt).generator
+    edit = Edit((DirectionTerm(load_direction(tmp_path / "d.pt"), 0.6, "coarse"),),
+                (DeltaTerm(load_param_delta(delta), 0.7),), psi=0.8)
+    ref = pixels(tmp_path / "out" / "r.png")
+    assert np.array_equal(ref, np.asarray(render_edit_image(gen, 4, edit)))
+    assert not np.array_equal(ref, np.asarray(render_edit_image(gen, 4, Edit(edit.directions, psi=0.8))))
+    saved = load_recipe(tmp_path / "r.json")
+    assert [(d.name, d.weight, d.file) for d in saved.param_deltas] == [("adapt", 0.7, "adapt.safetensors")]
+    assert [(d.weight, d.layers, d.file) for d in saved.directions] == [(0.6, "coarse", "d.pt")]
+    # the PNG carries the same recipe, with file hints relative to the PNG's folder
+    carried = load_recipe(tmp_path / "out" / "r.png")
+    assert carried.param_deltas[0].file == "../adapt.safetensors" and carried.directions[0].file == "../d.pt"
+    assert read_png_metadata(tmp_path / "out" / "r.png").digital_source_type == TRAINED_ALGORITHMIC_MEDIA
+    for recipe in (tmp_path / "r.json", tmp_path / "out" / "r.png"):
+        run_ok(["apply", "--recipe", recipe, "-o", tmp_path / "again.png"], capsys)
+        assert np.array_equal(pixels(tmp_path / "again.png"), ref)
+
+
+def test_render_strip_metadata_keeps_the_pixels(tmp_path, rosinality_pt, capsys):
+    run_ok(["render", rosinality_pt, "--seed", 2, "-o", tmp_path / "a.png"], capsys)
+    run_ok(["render", rosinality_pt, "--seed", 2, "--strip-metadata", "-o", tmp_path / "s.png"], capsys)
+    assert read_png_metadata(tmp_path / "a.png").recipe_text is not None
+    meta = read_png_metadata(tmp_path / "s.png")
+    assert meta.recipe_text is None and meta.xmp is None
+    assert np.array_equal(pixels(tmp_path / "a.png"), pixels(tmp_path / "s.png"))
+
+
+def test_render_writes_nothing_when_the_render_fails(tmp_path, rosinality_pt, capsys):
+    styledomain_file(tmp_path / "d.pt", TINY.channels, seed=1)
+    _fail(["render", rosinality_pt, "--seed", 1, "--direction", tmp_path / "d.pt", "--precision", "fp16",
+           "--device", "cpu", "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "x.png"], capsys)
+    (tmp_path / "bad.safetensors").write_bytes(b"junk")
+    _fail(["render", rosinality_pt, "--seed", 1, "--delta", tmp_path / "bad.safetensors",
+           "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "x.png"], capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.safetensors", "d.pt", rosinality_pt.name]
