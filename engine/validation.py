@@ -202,3 +202,40 @@ def _fits(need: int, have: int | None, what: str, flag: str) -> None:
 
 def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+
+
+# ---- output locations ---------------------------------------------------------------------------------
+def writable_folder(folder) -> None:
+    """Refuse, before any work, a folder that exists but is not a writable folder, or that cannot be created."""
+    from pathlib import Path
+
+    p = Path(folder)
+    probe = p
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise UserError(f"{p}: {'not a folder' if probe == p else f'{probe} is a file, not a folder'}")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"{p}: {'folder' if probe == p else f'folder {probe}'} is not writable")
+
+
+def writable_output(path) -> None:
+    """Refuse an output file whose folder cannot be written, or that is a folder itself."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{p}: is a folder; give a file name")
+    parent = p.parent
+    if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{p}: folder {parent} is not writable")
+
+
+def block_resolution(value: int | None, config, what: str = "--resolution") -> int | None:
+    """None, or one of the generator's synthesis resolutions (where synthesis can stop early)."""
+    if value is not None and value not in config.resolutions:
+        choices = ", ".join(str(r) for r in config.resolutions if r >= MIN_IMAGE_SIZE)
+        raise UserError(f"{what} must be one of this {config.size} px model's resolutions ({choices}), got {value}")
+    return value

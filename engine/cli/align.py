@@ -14,6 +14,7 @@ from engine.errors import UserError
 from engine.photo import load_photo
 from engine.pipeline.images import save_image_atomic
 
+from .arg_types import face_arg
 from .common import output_path
 
 
@@ -22,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("photo", metavar="PHOTO")
     p.add_argument("-o", "--output", help="output .png or .jpg (not needed with --list)")
     p.add_argument("--size", type=int, default=256, help="output side in pixels (default 256)")
-    p.add_argument("--face", type=int, default=1, help="which face, 1 = largest (see --list)")
+    p.add_argument("--face", type=face_arg, default=1, help="which face, 1 = largest (see --list)")
     p.add_argument("--list", action="store_true", help="list the faces found, largest first, and exit")
     p.add_argument("--centre-crop", action="store_true",
                    help="use the centred square crop instead of a detected face")

@@ -1,7 +1,9 @@
 """argparse ``type=`` functions: numbers are parsed and range-checked before any work starts.
 
 Each returns the parsed value or raises ``argparse.ArgumentTypeError`` with the words of
-:mod:`engine.validation`, so ``styledomain render --psi nan`` fails at once with one line.
+:mod:`engine.validation`, so ``styledomain render --psi nan`` fails at once with one line. Messages name
+their subject "value"; :class:`engine.cli.main.OneLineParser` puts the flag there
+(``--psi must be a finite number, got nan``).
 """
 
 from __future__ import annotations
@@ -50,13 +52,13 @@ def float_in(lo: float | None, hi: float | None, lo_open: bool = False, name: st
 
 
 #: A NumPy ``RandomState`` seed (0 .. 2**32 - 1).
-seed_arg = _as_type("seed", lambda t: v.seed(_int(t), "seed"))
+seed_arg = _as_type("seed", lambda t: v.seed(_int(t), "value"))
 #: An output side in pixels (8 .. 8192); the model and memory are checked once the model is loaded.
-size_arg = _as_type("size", lambda t: v.image_size(_int(t), "size"))
+size_arg = _as_type("size", lambda t: v.image_size(_int(t), "value"))
 #: Truncation psi (finite, within +-10).
-psi_arg = _as_type("psi", lambda t: v.psi(_float(t), "psi"))
+psi_arg = _as_type("psi", lambda t: v.psi(_float(t), "value"))
 #: Direction strength or weight (finite, within +-1000).
-strength_arg = _as_type("strength", lambda t: v.strength(_float(t), "strength"))
+strength_arg = _as_type("strength", lambda t: v.strength(_float(t), "value"))
 #: Any finite float.
 finite_float = float_in(None, None, name="finite number")
 #: A finite float > 0 (learning rates, time limits).
@@ -76,17 +78,12 @@ batch_arg = int_in(1, v.MAX_BATCH, name="batch")
 face_arg = int_in(1, 10_000, name="face")
 
 
-def _direction(text: str) -> tuple[str, float]:
-    from .directions_render import parse_direction_arg
-
-    path, weight = parse_direction_arg(text)
-    if not path:
-        raise UserError(f"no file in {text!r}")
-    return path, v.strength(weight, f"weight of {path}")
-
-
-#: ``FILE`` or ``FILE=WEIGHT`` with a finite, bounded weight.
-direction_arg = _as_type("direction", _direction)
+def check_weight(weight: float, path: str) -> float:
+    """The WEIGHT of ``FILE=WEIGHT``: finite and within +-1000 (``ArgumentTypeError`` otherwise)."""
+    try:
+        return v.strength(weight, f"weight of {path}")
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _pad_path(text: str) -> str:

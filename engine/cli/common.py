@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.checkpoints import LoadedGenerator, load_generator
 from engine.device import pick_device
 from engine.errors import UserError
+from engine.validation import writable_output
 
 
 def add_device_arg(p: argparse.ArgumentParser) -> None:
@@ -27,4 +28,5 @@ def output_path(path: str, suffixes: tuple[str, ...] | None) -> Path:
         raise UserError(f"{out}: output must end in {' or '.join(suffixes)}")
     if not out.parent.exists():
         raise UserError(f"{out}: folder {out.parent} does not exist")
+    writable_output(out)
     return out

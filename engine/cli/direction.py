@@ -23,7 +23,18 @@ from engine.domains.direction import check_fits, load_direction, norm_summary, s
 from engine.errors import UserError
 from engine.pipeline.edit import Edit
 from engine.stylespace import style_layout
+from engine.validation import render_request, writable_folder
 
+from .arg_types import (
+    finite_float,
+    frame_ms_arg,
+    frames_arg,
+    pad_path_arg,
+    psi_arg,
+    seed_arg,
+    size_arg,
+    strength_arg,
+)
 from .common import add_device_arg, load_model_arg, output_path
 
 
@@ -52,23 +63,24 @@ def register(sub) -> None:
     sp = acts.add_parser("sparsify", help="keep only the strongest channels (StyleSpaceSparse)")
     sp.add_argument("input", metavar="IN")
     sp.add_argument("output", metavar="OUT.safetensors")
-    sp.add_argument("--keep", type=float, required=True, metavar="PERCENT",
+    sp.add_argument("--keep", type=finite_float, required=True, metavar="PERCENT",
                     help="percentage of channels to keep, by magnitude across all layers (0 < PERCENT <= 100)")
     sp.set_defaults(handler=run_sparsify)
 
     mo = acts.add_parser("morph", help="animate a seed or latent through several directions (WebP/GIF, PNGs)")
     mo.add_argument("model", metavar="MODEL")
     src = mo.add_mutually_exclusive_group(required=True)
-    src.add_argument("--seed", type=int, help="NVIDIA generate.py seed")
+    src.add_argument("--seed", type=seed_arg, help="NVIDIA generate.py seed")
     src.add_argument("--latent", help="W+ latent (.npy float32 [num_ws, w_dim] or .safetensors key w_plus)")
     mo.add_argument("--direction", action="append", required=True, metavar="FILE", help="direction; repeatable")
-    mo.add_argument("--frames", type=int, default=24, help="number of frames (default 24)")
-    mo.add_argument("--duration", type=int, default=80, help="milliseconds per frame (default 80)")
-    mo.add_argument("--strength", type=float, default=1.0, help="global direction strength (default 1)")
+    mo.add_argument("--frames", type=frames_arg, default=24, help="number of frames (default 24)")
+    mo.add_argument("--duration", type=frame_ms_arg, default=80, help="milliseconds per frame (default 80)")
+    mo.add_argument("--strength", type=strength_arg, default=1.0, help="global direction strength (default 1)")
     mo.add_argument("--layers", default="all", metavar="SEL", help="layer selection (as render --layers)")
-    mo.add_argument("--psi", type=float, default=1.0, help="truncation psi (default 1)")
-    mo.add_argument("--size", type=int, default=None, help="frame size (a lower synthesis resolution stops early)")
-    mo.add_argument("--pad-path", default=None, metavar="X,Y;X,Y;...", help="puck path on the blend pad")
+    mo.add_argument("--psi", type=psi_arg, default=1.0, help="truncation psi (default 1)")
+    mo.add_argument("--size", type=size_arg, default=None, help="frame size (a lower synthesis resolution stops early)")
+    mo.add_argument("--pad-path", type=pad_path_arg, default=None, metavar="X,Y;X,Y;...",
+                    help="puck path on the blend pad")
     mo.add_argument("--from-original", action="store_true", help="start from the unedited image (keyframe mode)")
     mo.add_argument("--loop", action="store_true", help="return to the first keyframe at the end")
     mo.add_argument("--png-dir", default=None, help="also write the frames as PNGs into this folder")
@@ -197,10 +209,13 @@ def run_morph(args) -> int:
     from engine.pipeline.recipe_render import check_latent_fits
 
     out = output_path(args.output, ANIMATION_SUFFIXES)
+    if args.png_dir:
+        writable_folder(args.png_dir)
     if args.frames < 1:
         raise UserError(f"--frames must be at least 1, got {args.frames}")
     loaded = load_model_arg(args.model, args.device)
     gen = loaded.generator
+    render_request(gen.config, args.size, frames=args.frames, device=gen.w_avg.device)
     edit = morph_edit(args, style_layout(gen.config))
     n = len(edit.directions)
     if args.pad_path:
@@ -218,9 +233,9 @@ def run_morph(args) -> int:
     else:
         latent = args.seed
     frames = render_frames(weights, lambda ws: render_edit_image(gen, latent, edit.with_weights(ws), size=args.size))
-    save_animation(frames, out, args.duration)
     if args.png_dir:
         save_png_sequence(frames, args.png_dir)
+    save_animation(frames, out, args.duration)  # last: the animation exists only when everything succeeded
     extra = f" and {len(frames)} PNGs in {args.png_dir}" if args.png_dir else ""
     print(f"wrote {out} ({len(frames)} frames, {args.duration} ms each){extra}")
     return 0

@@ -15,6 +15,8 @@ from engine.domains.param_delta import load_param_delta
 from engine.errors import UserError
 from engine.pipeline.edit import DeltaTerm, Edit
 
+from .arg_types import check_weight, strength_arg
+
 
 def parse_direction_arg(text: str) -> tuple[str, float]:
     """``FILE`` or ``FILE=WEIGHT`` (the part after the last '=' is a weight only if it is a number)."""
@@ -29,6 +31,7 @@ def parse_direction_arg(text: str) -> tuple[str, float]:
 
 def _direction_type(text: str) -> tuple[str, float]:
     path, weight = parse_direction_arg(text)
+    weight = check_weight(weight, path)
     if not path:
         raise argparse.ArgumentTypeError(f"no file in {text!r}")
     from engine.library import name_or_path  # a file, or a direction / delta name in the model library
@@ -52,7 +55,7 @@ def add_direction_args(p: argparse.ArgumentParser) -> None:
                         "theta = theta_0 + sum WEIGHT * delta; repeatable; weight default 1.0")
     g.add_argument("--layers", type=_layers_type, default="all", metavar="SEL",
                    help=f"layers the directions act on: {LAYERS_HELP}")
-    g.add_argument("--strength", type=float, default=1.0, help="global direction strength (default 1)")
+    g.add_argument("--strength", type=strength_arg, default=1.0, help="global direction strength (default 1)")
     g.add_argument("--save-recipe", default=None, metavar="RECIPE.json",
                    help="also write a recipe that `styledomain apply` reproduces this render from "
                         "(written after the render succeeded)")

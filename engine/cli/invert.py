@@ -14,7 +14,9 @@ from engine.inversion import DEFAULT_STEPS, MODES, invert_photo
 from engine.pipeline.images import save_image_atomic, to_pil
 from engine.pipeline.latent_file import LATENT_SUFFIXES, save_latent
 from engine.stylespace import layout_fingerprint, style_layout
+from engine.validation import block_resolution
 
+from .arg_types import face_arg, positive_float, size_arg, steps_arg
 from .common import add_device_arg, load_model_arg, output_path
 
 
@@ -24,19 +26,19 @@ def register(sub) -> None:
     p.add_argument("--model", "-m", required=True, help="generator file")
     p.add_argument("--encoder", "-e", default=None, help="encoder: a StyleDomain .safetensors encoder or an e4e "
                    ".pt (default: the encoder shipped for the model, if any; 'none' starts from w_avg)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+    p.add_argument("--steps", type=steps_arg, default=DEFAULT_STEPS,
                    help=f"optimisation steps after the encoder; 0 = encoder only (default {DEFAULT_STEPS})")
     p.add_argument("--aligned", action="store_true", help="PHOTO is already an aligned face crop "
                    "(skip detection and alignment, only resize)")
     p.add_argument("-o", "--output", required=True, help="output latent .npy or .safetensors")
     p.add_argument("--preview", default=None, help="also write the reconstruction as .png/.jpg")
     p.add_argument("--mode", choices=MODES, default="w+", help="optimise W, W+ (default) or W+ and noise maps")
-    p.add_argument("--resolution", type=int, default=None,
+    p.add_argument("--resolution", type=size_arg, default=None,
                    help="optimise at this synthesis resolution (default: model size, at most 256 on CPU)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
+    p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate (default 0.1)")
     p.add_argument("--vgg16", default=None, help="torchvision VGG16 weights file: use LPIPS-VGG as the loss "
                    "(default: multi-scale L1+L2, plus discriminator features when the model has them)")
-    p.add_argument("--face", type=int, default=1, help="which face to use, 1 = largest")
+    p.add_argument("--face", type=face_arg, default=1, help="which face to use, 1 = largest")
     p.add_argument("--centre-crop", action="store_true", help="use the centred square crop, no face detection")
     add_device_arg(p)
     p.set_defaults(handler=run)
@@ -62,6 +64,7 @@ def check_args(args) -> tuple[Path, Path | None]:
 def run(args) -> int:
     out, preview = check_args(args)
     loaded = load_model_arg(args.model, args.device)
+    block_resolution(args.resolution, loaded.generator.config)
     encoder = False if (args.encoder or "").lower() == "none" else args.encoder
     res = invert_photo(args.photo, loaded, encoder=encoder, steps=args.steps, aligned=args.aligned,
                        face_index=args.face - 1, centre_crop=args.centre_crop, mode=args.mode,
@@ -78,9 +81,9 @@ def run(args) -> int:
         "mode": args.mode if res.steps else "", "loss": res.loss,
         "psnr": str(res.psnr), "ssim": str(res.ssim),
     }
-    save_latent(out, w_plus, meta, res.noise)
     if preview is not None:
         save_image_atomic(to_pil(res.reconstruction), preview)
+    save_latent(out, w_plus, meta, res.noise)  # last: the latent exists only when everything succeeded
     for note in res.notes:
         print(f"note: {note}")
     how = f"encoder {res.encoder}" if res.encoder != "none" else "w_avg start"

@@ -15,7 +15,9 @@ from engine.pipeline.edit import render_edit_image
 from engine.pipeline.png_metadata import save_png
 from engine.pipeline.recipe import LatentRef, save_recipe
 from engine.pipeline.recipe_render import recipe_for_edit
+from engine.validation import render_request
 
+from .arg_types import nonneg_int, psi_arg, seed_arg, size_arg
 from .common import add_device_arg, load_model_arg, output_path
 from .directions_render import add_direction_args, edit_from_args
 
@@ -23,11 +25,11 @@ from .directions_render import add_direction_args, edit_from_args
 def register(sub) -> None:
     p = sub.add_parser("render", help="render a seed to a PNG (NVIDIA generate.py conventions)")
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("--seed", type=int, required=True, help="np.random.RandomState(seed).randn(1, z_dim)")
-    p.add_argument("--psi", type=float, default=1.0, help="truncation psi toward w_avg (default 1)")
-    p.add_argument("--cutoff", type=int, default=None, help="truncate only the first N W+ rows")
+    p.add_argument("--seed", type=seed_arg, required=True, help="np.random.RandomState(seed).randn(1, z_dim)")
+    p.add_argument("--psi", type=psi_arg, default=1.0, help="truncation psi toward w_avg (default 1)")
+    p.add_argument("--cutoff", type=nonneg_int, default=None, help="truncate only the first N W+ rows")
     p.add_argument("--noise-mode", choices=NOISE_MODES, default="const")
-    p.add_argument("--size", type=int, default=None, help="output size; a lower synthesis resolution "
+    p.add_argument("--size", type=size_arg, default=None, help="output size; a lower synthesis resolution "
                    "stops early (fast preview), other sizes are resampled")
     p.add_argument("-o", "--output", required=True, help="output .png")
     p.add_argument("--precision", default="fp32", help="fp32 (default); fp16/bf16 on CUDA, bf16 on CPUs with AMX")
@@ -42,6 +44,7 @@ def run(args) -> int:
     recipe_out = output_path(args.save_recipe, None) if args.save_recipe else None
     edit = edit_from_args(args)
     loaded = load_model_arg(args.model, args.device)
+    render_request(loaded.generator.config, args.size, device=loaded.generator.w_avg.device)
     render = {"size": args.size, "noise_mode": args.noise_mode, "noise_seed": args.seed}
     img = render_edit_image(loaded.generator, args.seed, edit, precision=args.precision, **render)
 

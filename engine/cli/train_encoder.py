@@ -12,7 +12,9 @@ from engine.errors import UserError
 from engine.inversion.encoder_training import EncoderTrainingSettings, evaluate_encoder, train_encoder
 from engine.inversion.small_encoder import SmallEncoderConfig, save_encoder
 from engine.stylespace import layout_fingerprint, style_layout
+from engine.validation import training_request
 
+from .arg_types import batch_arg, int_in, nonneg_int, positive_float, positive_int, seed_arg, size_arg
 from .common import add_device_arg, load_model_arg, output_path
 
 
@@ -20,18 +22,20 @@ def register(sub) -> None:
     p = sub.add_parser("train-encoder", help="train a small image -> W+ encoder on a model's own samples")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("-o", "--output", required=True, help="output encoder .safetensors")
-    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
-    p.add_argument("--size", type=int, default=None, help="encoder input size in px (default: min(model size, 64))")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--width", type=int, default=16, help="channels of the first conv (doubling, capped at 8x)")
-    p.add_argument("--hidden", type=int, default=256, help="width of the hidden fully connected layer")
-    p.add_argument("--image-res", type=int, default=64, help="resolution of the image reconstruction loss")
-    p.add_argument("--image-every", type=int, default=1, help="add the image loss every N steps")
-    p.add_argument("--pool", type=int, default=0, help="render this many samples once and train on them "
+    p.add_argument("--steps", type=positive_int, default=2000, help="training steps (default 2000)")
+    p.add_argument("--size", type=size_arg, default=None,
+                   help="encoder input size in px (default: min(model size, 64))")
+    p.add_argument("--batch", type=batch_arg, default=16)
+    p.add_argument("--lr", type=positive_float, default=2e-3)
+    p.add_argument("--width", type=int_in(1, 512), default=16,
+                   help="channels of the first conv (doubling, capped at 8x)")
+    p.add_argument("--hidden", type=int_in(1, 8192), default=256, help="width of the hidden fully connected layer")
+    p.add_argument("--image-res", type=size_arg, default=64, help="resolution of the image reconstruction loss")
+    p.add_argument("--image-every", type=positive_int, default=1, help="add the image loss every N steps")
+    p.add_argument("--pool", type=nonneg_int, default=0, help="render this many samples once and train on them "
                    "(faster on a CPU; default 0 = fresh samples every step)")
-    p.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=positive_float, default=None, help="stop after this many seconds")
+    p.add_argument("--seed", type=seed_arg, default=0)
     add_device_arg(p)
     p.set_defaults(handler=run)
 
@@ -46,6 +50,7 @@ def run(args) -> int:
         raise UserError(f"--batch must be >= 1, got {args.batch}")
     loaded = load_model_arg(args.model, args.device)
     gen = loaded.generator
+    training_request(gen.config, args.batch, args.image_res, pool=args.pool, device=gen.w_avg.device)
     size = args.size or min(gen.config.size, 64)
     try:
         cfg = SmallEncoderConfig(input_size=size, num_ws=gen.num_ws, w_dim=gen.config.style_dim,
