@@ -1,6 +1,7 @@
 """``styledomain`` entry point: one module per verb, each with ``register(subparsers)``.
 
-A verb's handler returns an exit code. User errors are one line on stderr, ``styledomain VERB: error: ...``:
+:func:`main` returns an exit code (also for bad arguments and ``--help``). User errors are one line on
+stderr, ``styledomain VERB: error: ...``:
 
 * :class:`engine.errors.UserError` and bad arguments: exit 2;
 * ``OSError`` (read-only or full folder, missing file): the path and the reason; exit 2 when the user
@@ -28,6 +29,8 @@ _USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOT
                 errno.ENAMETOOLONG}
 #: Temporary names of atomic writes (``.name.partial``, ``.name.XXXX.partial``, ``.name.tmp``) -> ``name``.
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+?)(?:\.[A-Za-z0-9_]{4,12})?\.(?:partial|tmp)$")
+#: argparse's "argument FLAG: value ..." from the ``engine.cli.arg_types`` checks.
+_FLAG_VALUE = re.compile(r"^argument (?:\S+/)?(?P<flag>\S+): value ")
 #: Exit status of a process whose output pipe was closed (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
 
@@ -37,6 +40,7 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D102 - argparse API
         first = message.splitlines()[0] if message else "invalid arguments"
+        first = _FLAG_VALUE.sub(r"\g<flag> ", first)  # "argument --psi: value must ..." -> "--psi must ..."
         self.exit(2, f"{self.prog}: error: {first} (see {self.prog} --help)\n")
 
 
@@ -53,14 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def os_error_line(exc: OSError) -> str:
-    """``PATH: reason`` (the target's name rather than a temporary one), or the reason alone."""
+def os_error_line(exc: OSError, output: str | None = None) -> str:
+    """``PATH: reason`` (the target's name rather than a temporary one).
+
+    Errors from writing (a full disk) carry no file name: ``output``, the command's output, is named then.
+    """
     reason = exc.strerror or str(exc) or type(exc).__name__
     if exc.errno == errno.ENOSPC:
         reason = "no space left on the disk"
     paths = [p for p in (exc.filename, exc.filename2) if p is not None]
     if not paths:
-        return reason
+        return f"{output}: {reason}" if output else reason
     return f"{_user_path(paths[-1] if exc.errno != errno.EXDEV else paths[0])}: {reason}"
 
 
@@ -86,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     from engine.errors import UserError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # bad arguments (one line already printed) or --help: an exit code, as verbs return
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     verb = args.verb if getattr(args, "action", None) is None else f"{args.verb} {args.action}"
     try:
         code = int(args.handler(args) or 0)
@@ -99,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"styledomain {verb}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"styledomain {verb}: error: {os_error_line(exc)}", file=sys.stderr)
+        output = getattr(args, "output", None)
+        print(f"styledomain {verb}: error: {os_error_line(exc, output and str(output))}", file=sys.stderr)
         return 2 if exc.errno in _USER_ERRNOS else 1
     except MemoryError:
         print(f"styledomain {verb}: error: out of memory; try a smaller size, batch or frame count",
