@@ -46,8 +46,10 @@ def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         raise FileProblem(p, f"not a plain PyTorch state dict (cannot load with weights_only: {first})") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
+    if isinstance(obj, dict) and ("g_ema" in obj or "G_ema" in obj):
+        raise FileProblem(p, "not a CLIP checkpoint: it is a StyleGAN generator checkpoint")
     if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
-        raise FileProblem(p, "not a CLIP state dict (a dict of tensors was expected)")
+        raise FileProblem(p, "not a CLIP checkpoint (a flat state dict of tensors was expected)")
     return {str(k).removeprefix("module."): v for k, v in obj.items()}, {}
 
 

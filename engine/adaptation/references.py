@@ -48,7 +48,8 @@ def prepare_reference(item, loaded, *, aligned: bool = False, centre_crop: bool 
 
     if isinstance(item, Reference):
         return item
-    kwargs = {"progress": progress, "cancel": cancel}
+    # the projector takes a callable or an Event-like cancel (not yet engine.jobs.CancelToken)
+    kwargs = {"progress": progress, "cancel": (lambda: cancel.cancelled) if cancel is not None else None}
     if isinstance(item, (str, os.PathLike)):
         path = Path(item)
         from engine.alignment import NoFaceFound
