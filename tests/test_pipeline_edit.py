@@ -133,3 +133,23 @@ def test_cancel_before_start_leaves_weights_untouched(gen, delta):
     seen = []
     render_edit(gen, 1, progress=seen.append)
     assert seen and seen[-1].step == seen[-1].total == 1
+
+
+def test_render_morph_frames_progress_and_cancel(gen, tmp_path):
+    from engine.pipeline.morph_frames import morph_schedule, pad_anchors, render_morph
+
+    styledomain_file(tmp_path / "a.pt", TINY.channels, seed=4)
+    styledomain_file(tmp_path / "b.pt", TINY.channels, seed=5)
+    edit = Edit(tuple(DirectionTerm(load_direction(tmp_path / f"{n}.pt"), 0.0) for n in "ab"), psi=0.8)
+    weights = morph_schedule(2, 3, from_original=True)
+    assert weights == [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    assert morph_schedule(4, 2, pad_path=pad_anchors(4)[1:3]) == [[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
+    seen = []
+    frames = render_morph(gen, 3, edit, weights, size=16, progress=seen.append)
+    assert [(p.step, p.total) for p in seen] == [(1, 3), (2, 3), (3, 3)]
+    for img, ws in zip(frames, weights, strict=True):
+        assert img.size == (16, 16)
+        assert img.tobytes() == render_edit_image(gen, 3, edit.with_weights(ws), size=16).tobytes()
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        render_morph(gen, 3, edit, weights, size=16, cancel=token, progress=lambda p: token.cancel())

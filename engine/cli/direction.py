@@ -162,15 +162,6 @@ def run_sparsify(args) -> int:
     return 0
 
 
-def pad_anchors(n: int) -> list[tuple[float, float]]:
-    """Unit-square corners for 4 anchors, else n points evenly on the unit circle (first at angle 0)."""
-    import math
-
-    if n == 4:
-        return [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]
-    return [(math.cos(2 * math.pi * i / n), math.sin(2 * math.pi * i / n)) for i in range(n)]
-
-
 def parse_pad_path(text: str) -> list[tuple[float, float]]:
     try:
         pts = [tuple(float(v) for v in p.split(",")) for p in text.replace(" ", "").split(";") if p]
@@ -195,17 +186,9 @@ def morph_edit(args, layout) -> Edit:
 
 
 def run_morph(args) -> int:
-    from engine.domains.blendpad import BlendPad
-    from engine.domains.morph import (
-        ANIMATION_SUFFIXES,
-        render_frames,
-        save_animation,
-        save_png_sequence,
-        weights_along_path,
-        weights_from_keyframes,
-    )
-    from engine.pipeline.edit import render_edit_image
+    from engine.domains.morph import ANIMATION_SUFFIXES, save_animation, save_png_sequence
     from engine.pipeline.latent_file import load_latent_file
+    from engine.pipeline.morph_frames import morph_schedule, render_morph
     from engine.pipeline.recipe_render import check_latent_fits
 
     out = output_path(args.output, ANIMATION_SUFFIXES)
@@ -217,22 +200,15 @@ def run_morph(args) -> int:
     gen = loaded.generator
     render_request(gen.config, args.size, frames=args.frames, device=gen.w_avg.device)
     edit = morph_edit(args, style_layout(gen.config))
-    n = len(edit.directions)
-    if args.pad_path:
-        weights = weights_along_path(BlendPad(pad_anchors(n)), parse_pad_path(args.pad_path), args.frames)
-    else:
-        keys = [[1.0 if i == j else 0.0 for i in range(n)] for j in range(n)]
-        if args.from_original:
-            keys.insert(0, [0.0] * n)
-        if args.loop:
-            keys.append(list(keys[0]))
-        weights = weights_from_keyframes(keys, args.frames)
+    pad_path = parse_pad_path(args.pad_path) if args.pad_path else None
+    weights = morph_schedule(len(edit.directions), args.frames, pad_path=pad_path, from_original=args.from_original,
+                             loop=args.loop)
     if args.latent:
         latent = load_latent_file(args.latent)
         check_latent_fits(latent, loaded, args.latent)
     else:
         latent = args.seed
-    frames = render_frames(weights, lambda ws: render_edit_image(gen, latent, edit.with_weights(ws), size=args.size))
+    frames = render_morph(gen, latent, edit, weights, size=args.size)
     if args.png_dir:
         save_png_sequence(frames, args.png_dir)
     save_animation(frames, out, args.duration)  # last: the animation exists only when everything succeeded
