@@ -8,3 +8,5 @@ register(BenchTask("e4e", "full-size e4e (IR-SE50, random weights) forward at 25
                    "engine.bench.inversion:run_e4e", "engine.bench.inversion:format_e4e"))
 register(BenchTask("projector", "one optimisation step at the model's resolution",
                    "engine.bench.inversion:run_projector", "engine.bench.inversion:format_projector"))
+register(BenchTask("adapt", "ms per adaptation step + peak memory (MTG+Affine with two random ViT-B CLIPs on CUDA)",
+                   "engine.adaptation.bench:run", "engine.adaptation.bench:format_adapt"))
