@@ -188,28 +188,24 @@ def _sha256_text(text: str) -> str:
 
 
 def _resolve_encoder(encoder, res):
-    """(encoder or None, identity string for the manifest)."""
+    """(encoder on the model's device or None, identity string for the manifest)."""
     from engine.checkpoints.fileinfo import sha256_of
-    from engine.inversion.api import resolve_encoder
+    from engine.inversion.encoders import find_default_encoder
+    from engine.pipeline.photo_edit import resolve_photo_encoder
 
     loaded = res.loaded
-    gen = loaded.generator
     if encoder is False:
         return None, "none"
     if encoder is True:
         encoder = None
-    if encoder is not None:
-        path = Path(encoder)
-        if not path.is_file():
-            raise UserError(f"{path}: encoder file not found")
-    enc, notes = resolve_encoder(encoder, gen, loaded.sha256, loaded.path, loaded.name)
-    res.notes.extend(notes)
+    if encoder is not None and not Path(encoder).is_file():
+        raise UserError(f"{encoder}: encoder file not found")
+    path = Path(encoder) if encoder is not None else find_default_encoder(loaded.generator, loaded.sha256,
+                                                                         loaded.path)
+    enc = resolve_photo_encoder(loaded, encoder)
     if enc is None:
         return None, "none"
-    enc = enc.to(gen.w_avg.device).eval()
-    src = getattr(enc, "path", None) or (Path(encoder) if encoder is not None else None)
-    ident = sha256_of(src) if src is not None and Path(src).is_file() else getattr(enc, "name", "encoder")
-    return enc, ident
+    return enc.eval(), sha256_of(path) if path is not None else getattr(enc, "name", "encoder")
 
 
 class _Counter:
