@@ -408,3 +408,39 @@ def test_argument_errors_are_one_line_not_the_usage_block(capsys):
     assert code == 2
     assert_one_line(err, "styledomain render: error: argument --seed", "--help")
     assert "usage:" not in err
+
+
+def test_bench_refuses_resolutions_the_model_lacks(rosinality_pt, capsys):
+    code, err = run_cli(["bench", rosinality_pt, "--resolutions", "256,512", "--tasks", "render", "--device", "cpu",
+                         "--batches", 1, "--repeats", 1, "--no-reference"], capsys)
+    assert code == 2
+    assert_one_line(err, "32 px", "--resolutions")
+
+
+def test_invert_and_apply_default_to_the_same_steps(rosinality_pt, recipe_json, tmp_path, out_dir, capsys):
+    from PIL import Image
+
+    from engine.fileio import read_safetensors_metadata
+    from engine.pipeline.recipe import load_recipe
+
+    photo = tmp_path / "face.png"
+    Image.new("RGB", (64, 64), (120, 90, 80)).save(photo)
+    common = ["--encoder", "none", "--aligned", "--device", "cpu"]
+    assert run_cli(["invert", photo, "-m", rosinality_pt, *common, "-o", out_dir / "w.safetensors"], capsys)[0] == 0
+    assert run_cli(["apply", "--recipe", recipe_json, photo, *common, "-o", out_dir / "a.png"], capsys)[0] == 0
+    invert_steps = int(read_safetensors_metadata(out_dir / "w.safetensors")["steps"])
+    apply_steps = load_recipe(out_dir / "a.png").source.inversion["steps"]
+    assert invert_steps == apply_steps > 0
+
+
+def test_render_png_carries_recipe_and_provenance_unless_stripped(rosinality_pt, out_dir, capsys):
+    from engine.pipeline.png_metadata import TRAINED_ALGORITHMIC_MEDIA
+
+    assert run_cli(["render", rosinality_pt, "--seed", 4, "--device", "cpu", "-o", out_dir / "a.png"], capsys)[0] == 0
+    meta = read_png_metadata(out_dir / "a.png")
+    assert json.loads(meta.recipe_text)["latent"] == {"kind": "seed", "seed": 4}
+    assert meta.digital_source_type == TRAINED_ALGORITHMIC_MEDIA
+    assert run_cli(["render", rosinality_pt, "--seed", 4, "--device", "cpu", "--strip-metadata",
+                    "-o", out_dir / "b.png"], capsys)[0] == 0
+    stripped = read_png_metadata(out_dir / "b.png")
+    assert stripped.recipe_text is None and stripped.xmp is None
