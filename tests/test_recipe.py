@@ -132,6 +132,15 @@ def test_corrupt_recipe_chunk_is_reported(tmp_path):
     (lambda d: d["noise"].__setitem__("mode", "loud"), "noise.mode"),
     (lambda d: d["output"].__setitem__("paste_back", "yes"), "paste_back"),
     (lambda d: d.__setitem__("strength", float("nan")), "strength"),
+    (lambda d: d.__setitem__("strength", 1e308), r"strength must be in -1000\.\.1000"),
+    (lambda d: d["truncation"].__setitem__("psi", 1e308), "truncation.psi must be in"),
+    (lambda d: d["truncation"].__setitem__("cutoff", -1), "truncation.cutoff must be >= 0"),
+    (lambda d: d["noise"].__setitem__("seed", 2**70), "noise.seed must be in 0..18446744073709551615"),
+    (lambda d: d["noise"].__setitem__("seed", -1), "noise.seed"),
+    (lambda d: d["directions"][0].__setitem__("weight", -1e9), r"directions\[0\]\.weight must be in"),
+    (lambda d: d["directions"][0].__setitem__("style_mix", 2.0), "style_mix must be in 0..1"),
+    (lambda d: d["source"].__setitem__("face_index", -1) if d["source"] else d.__setitem__(
+        "source", {"photo_sha256": "ab", "face_index": -1}), "face_index must be >= 0"),
 ])
 def test_bad_recipes(mutate, needle):
     d = _recipe().to_dict()
@@ -154,3 +163,29 @@ def test_non_png_non_json(tmp_path):
         load_recipe(tmp_path / "r.json")
     with pytest.raises(FileProblem, match="file not found"):
         load_recipe(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**40])
+def test_seed_latents_must_fit_numpy_random_state(seed):
+    d = _recipe().to_dict()
+    d["latent"] = {"kind": "seed", "seed": seed}
+    with pytest.raises(RecipeError, match=r"latent.seed must be in 0\.\.4294967295"):
+        Recipe.from_dict(d, "r.json")
+    d["latent"]["seed"] = 2**32 - 1
+    assert Recipe.from_dict(d, "r.json").latent.seed == 2**32 - 1
+
+
+def test_deeply_nested_json_is_a_recipe_error():
+    with pytest.raises(RecipeError, match="nested too deeply"):
+        Recipe.loads("[" * 50_000 + "]" * 50_000, "r.json")
+
+
+def test_metadata_inflation_is_capped():
+    from engine.pipeline.png_metadata import inflate_limited
+
+    small = zlib.compress(b"x" * 1000)
+    assert inflate_limited(small, 1000, "p.png", "recipe") == b"x" * 1000
+    with pytest.raises(FileProblem, match="decompression bomb"):
+        inflate_limited(small, 999, "p.png", "recipe")
+    with pytest.raises(FileProblem, match="truncated"):
+        inflate_limited(small[:-6], 1000, "p.png", "recipe")
