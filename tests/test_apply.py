@@ -343,3 +343,18 @@ def test_render_writes_nothing_when_the_render_fails(tmp_path, rosinality_pt, ca
     _fail(["render", rosinality_pt, "--seed", 1, "--delta", tmp_path / "bad.safetensors",
            "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "x.png"], capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.safetensors", "d.pt", rosinality_pt.name]
+
+
+def test_apply_photo_equals_invert_then_apply_latent(tmp_path, rosinality_pt, capsys):
+    run_ok(["render", rosinality_pt, "--seed", 3, "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "r.png"],
+           capsys)
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 255, (72, 80, 3), dtype=np.uint8)).save(tmp_path / "face.png")
+    run_ok(["invert", tmp_path / "face.png", "--model", rosinality_pt, "--aligned", "--steps", 3,
+            "-o", tmp_path / "w.npy"], capsys)
+    run_ok(["apply", "--recipe", tmp_path / "r.json", tmp_path / "w.npy", "-o", tmp_path / "latent.png"], capsys)
+    run_ok(["apply", "--recipe", tmp_path / "r.json", tmp_path / "face.png", "--aligned", "--steps", 3,
+            "-o", tmp_path / "photo.png"], capsys)
+    assert np.array_equal(pixels(tmp_path / "latent.png"), pixels(tmp_path / "photo.png"))
+    assert "exclude each other" in _fail(["apply", "--recipe", tmp_path / "r.json", tmp_path / "face.png", "--aligned",
+                                          "--centre-crop", "-o", tmp_path / "x.png"], capsys)

@@ -28,6 +28,7 @@ from engine.pipeline.recipe_render import (
     resolve_recipe,
     resolved_edit,
 )
+from engine.validation import render_request
 
 from .arg_types import face_arg, steps_arg
 from .common import add_device_arg, output_path
@@ -73,6 +74,8 @@ def input_kind(path: Path) -> str:
 
 def photo_settings(args, recipe: Recipe) -> dict:
     """Inversion settings for a photo input: the flags, else what the recipe's source photo used."""
+    if args.aligned and args.centre_crop:
+        raise UserError("--aligned and --centre-crop exclude each other")
     old = recipe.source
     steps = args.steps if args.steps is not None else int(
         (old.inversion or {}).get("steps", DEFAULT_STEPS) if old else DEFAULT_STEPS)
@@ -93,13 +96,14 @@ def run(args) -> int:
     paste = bool(recipe.paste_back if args.paste_back is None else args.paste_back)
     if paste and kind != "photo":
         raise UserError("paste-back needs the original photo: pass it as PHOTO_OR_LATENT (or use --no-paste-back)")
+    settings = photo_settings(args, recipe) if kind == "photo" else {}
     res = resolve_recipe(recipe, recipe_path, args.model, args.search, str(pick_device(args.device)))
     for note in res.notes:
         print(f"note: {note}")
     loaded, edit, render = res.loaded, resolved_edit(res), render_kwargs(recipe)
+    render_request(loaded.generator.config, recipe.size, device=loaded.generator.w_avg.device)
     if kind == "photo":
-        result = photo_edit(inp, loaded, edit, paste_back=paste, recipe_relative_to=out,
-                            **photo_settings(args, recipe), **render)
+        result = photo_edit(inp, loaded, edit, paste_back=paste, recipe_relative_to=out, **settings, **render)
         for note in result.notes:
             print(f"note: {note}")
         img, effective = result.image, result.recipe
