@@ -41,7 +41,7 @@ from engine.inversion.api import resolve_encoder
 from engine.jobs import Cancelled, CancelToken, ProgressFn, check_cancel, report
 from engine.photo import load_photo
 
-from .edit import Edit, render_edit_image
+from .edit import Edit, output_size, render_edit_image
 from .recipe import LatentRef, Recipe, SourcePhoto
 from .recipe_render import recipe_for_edit
 
@@ -240,6 +240,7 @@ def photo_edit(path: str | os.PathLike, loaded: LoadedGenerator, edit: Edit | No
     """
     edit = edit or Edit()
     edit.check()
+    output_size(loaded.generator, size)  # a bad size fails before any work
     enc = resolve_photo_encoder(loaded, encoder)
     prepared = prepare_photo(path, alignment_size(loaded.generator, enc), aligned=aligned, face_index=face_index,
                              centre_crop=centre_crop, centre_crop_fallback=centre_crop_fallback,
