@@ -1,9 +1,9 @@
-"""``python -m desktop``: until the studio window exists, run the headless CLI demo."""
+"""``python -m desktop [MODEL]`` opens the studio; ``--self-test [--report FILE]`` runs the headless check."""
 
 from __future__ import annotations
 
 import sys
 
-from desktop.headless_demo import main
+from desktop.app import main
 
 sys.exit(main())
