@@ -172,3 +172,10 @@ def test_affinelight_starts_at_zero(tiny_generator):
     p = make_param("affinelight", tiny_generator, generator=torch.Generator().manual_seed(0))
     assert all(bool(d.eq(0).all()) for d in p.param_deltas().values())
     assert p.count == sum(t.numel() for t in p.trainable().values())
+
+
+def test_plateau_stops_early_with_a_note_and_is_not_partial(tiny_generator):
+    res = adapt(tiny_generator, [_ref(tiny_generator)], steps=40, batch=1, plateau=(2, 10.0))
+    assert res.steps_done == 3 and not res.partial and any("plateau" in n for n in res.notes)
+    off = adapt(tiny_generator, [_ref(tiny_generator)], steps=5, batch=1, plateau=(0, 0.0))
+    assert off.steps_done == 5

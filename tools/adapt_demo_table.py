@@ -53,6 +53,17 @@ def ratio(gen, result, w, true: np.ndarray, base_l1: float) -> float:
     return float(np.abs(img - true).mean() / base_l1)
 
 
+def load_result_file(path: str):
+    """(delta, None) for a parameter-delta file, (None, direction) for a direction file."""
+    from engine.domains.direction import load_direction
+    from engine.domains.param_delta import FORMAT_NAME, load_param_delta
+    from engine.fileio import read_safetensors_metadata
+
+    if read_safetensors_metadata(path).get("format") == FORMAT_NAME:
+        return load_param_delta(path), None
+    return None, load_direction(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--domains", nargs="+", default=["clay", "pop_art", "sketch", "woodcut"])
@@ -67,6 +78,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-dir", default=None, help="write each result file here")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--evaluate", nargs="+", default=None, metavar="DOMAIN=FILE",
+                    help="only measure saved delta/direction files, e.g. sketch=resources/domains/sketch.safetensors")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     loaded = load_generator(demo_model_path())
@@ -76,7 +89,17 @@ def main() -> None:
     with torch.no_grad():
         source = to_255(render_adapted(gen, w))
     rows = []
-    for domain in args.domains:
+    if args.evaluate:
+        for item in args.evaluate:
+            domain, _, path = item.partition("=")
+            true = targets(domain, HELD_OUT, size)
+            base = float(np.abs(source - true).mean())
+            delta, direction = load_result_file(path)
+            img = to_255(render_adapted(gen, w, delta, direction))
+            row = {"domain": domain, "file": path, "ratio": round(float(np.abs(img - true).mean() / base), 3)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    for domain in [] if args.evaluate else args.domains:
         true = targets(domain, HELD_OUT, size)
         base = float(np.abs(source - true).mean())
         if args.mode == "one":

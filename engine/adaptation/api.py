@@ -137,7 +137,8 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
           seed: int = 0, preset: str | None = None, clip: Sequence = (), torgb: bool | None = None,
           rank: int = 5, sparsify: float | None = None, aligned: bool = False, centre_crop: bool = False,
           encoder=None, invert_steps: int = 50, vgg16=None, jojo_anchor: float = 1.0,
-          coarse_rows: int | None = None, preview_every: int = 0, name: str = "",
+          coarse_rows: int | None = None, plateau: tuple[int, float] | None = None, preview_every: int = 0,
+          name: str = "",
           progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> AdaptResult:
     """Adapt ``loaded_generator`` to reference image(s) or a text pair; see the module docstring.
 
@@ -148,6 +149,9 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     nada for text, paired with sources, mtg with CLIP, else jojo). ``steps``/``batch``/``lr`` override
     the preset. Cancelling between steps returns the last state marked ``cancelled``; a NaN or
     exploding loss stops training, keeps the last good state and records the step in ``stopped``.
+    ``plateau`` = (window, tol): stop once the reference's own reconstruction loss (``rec``, jojo) has
+    improved by less than ``tol`` (relative) over the last ``window`` steps; the preset's default for small
+    models (``Preset.plateau``) guards against a close domain overfitting the one reference; (0, 0) = off.
     """
     t0 = time.perf_counter()
     gen, sha, model_name, disc = _unpack(loaded_generator)
@@ -162,6 +166,7 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
                   lr=pre.lr if lr is None else float(lr))
     if pre.steps < 0 or pre.batch < 1 or not (pre.lr > 0 and math.isfinite(pre.lr)):
         raise UserError(f"steps must be >= 0, batch >= 1 and lr > 0 (got {pre.steps}, {pre.batch}, {pre.lr})")
+    plateau = pre.plateau if plateau is None else plateau
     dev = gen.w_avg.device
     clips = _load_clips(clip, dev)
     refs = [prepare_reference(r, loaded_generator, aligned=aligned, centre_crop=centre_crop, encoder=encoder,
@@ -178,6 +183,7 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     cancelled, stopped, stopped_step, notes = False, None, None, []
     best = math.inf
     step = 0
+    early = ""
     for step in range(pre.steps):  # noqa: B007 - step is reported after the loop
         if is_cancelled(cancel):
             cancelled = True
@@ -200,10 +206,15 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
             break
         values["total"] = value
         history.append(values)
+        if _plateaued(history, plateau):
+            early = f"the reference reconstruction stopped improving (plateau) after {len(history)} steps"
         preview = None
-        if preview_every and ((step + 1) % preview_every == 0 or step + 1 == pre.steps):
+        if preview_every and ((step + 1) % preview_every == 0 or step + 1 == pre.steps or early):
             preview = _preview(p, w_grid, refs)
         report(progress, JOB, step + 1, pre.steps, values=values, preview=preview)
+        if early:
+            notes.append(early)
+            break
     else:
         step = pre.steps
     steps_done = len(history)
@@ -262,6 +273,14 @@ def _step_loss(loss_fn, p, step, dev, notes):
             torch.cuda.empty_cache()
             loss_fn.batch = max(1, loss_fn.batch // 2)
             notes.append(f"out of GPU memory at step {step}: batch reduced to {loss_fn.batch}")
+
+
+def _plateaued(history: list[dict[str, float]], plateau: tuple[int, float] | None, key: str = "rec") -> bool:
+    if not plateau or not plateau[0] or len(history) <= plateau[0] or key not in history[-1]:
+        return False
+    window, tol = plateau
+    before, now = history[-1 - window][key], history[-1][key]
+    return before > 0 and (before - now) / before < tol
 
 
 def _final_losses(history: list[dict[str, float]], window: int = 10) -> dict[str, float]:

@@ -21,6 +21,7 @@ class Preset:
     warmup_steps: int = 0
     warmup_start_lr: float = 1e-3
     mixing: float = 0.9
+    plateau: tuple[int, float] | None = None  # (window, tol) early stop on the reference reconstruction
     note: str = ""
 
     def lr_at(self, step: int) -> float:
@@ -41,8 +42,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("paired-affine", 250, 4, 0.002, (0.0, 0.999), 20, 1e-3, note="im2im_jojo settings on pairs"),
     Preset("paired-stylespace", 250, 4, 0.05, (0.9, 0.999), 20, 1e-3, note="im2im_jojo_sdelta settings on pairs"),
     # CPU defaults for small (<= 128 px) models such as the demo: see docs/adaptation.md for the measurements.
-    Preset("cpu-small-affine", 300, 4, 0.002, (0.0, 0.999), 20, 1e-3, note="demo model, CPU"),
-    Preset("cpu-small-stylespace", 300, 4, 0.05, (0.9, 0.999), 20, 1e-3, note="demo model, CPU"),
+    Preset("cpu-small-affine", 300, 4, 0.002, (0.0, 0.999), 20, 1e-3, plateau=(25, 0.015), note="demo model, CPU"),
+    Preset("cpu-small-stylespace", 300, 4, 0.05, (0.9, 0.999), 20, 1e-3, plateau=(25, 0.015),
+           note="demo model, CPU"),
 )}
 
 #: learning-rate multiplier of a parameterisation relative to the affine preset it borrows
