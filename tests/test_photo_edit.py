@@ -141,3 +141,21 @@ def test_photo_edit_notes_and_cancel(photo, rosinality_pt):
     token.cancel()
     with pytest.raises(Cancelled):
         photo_edit(photo, loaded, encoder=False, steps=0, aligned=True, cancel=token)
+
+
+def test_cancel_during_inversion(photo, rosinality_pt):
+    loaded = load_generator(rosinality_pt)
+    token = CancelToken()
+
+    def stop_after_first_step(p):
+        if p.job == "invert":
+            token.cancel()
+
+    prepared = prepare_photo(photo, 32, aligned=True)
+    seen = []
+    res = invert_prepared(prepared, loaded, encoder=False, steps=6, cancel=token,
+                          progress=lambda p: (seen.append(p), stop_after_first_step(p)))
+    assert res.cancelled and res.steps < 6 and seen[0].job == "invert" and "loss" in seen[0].values
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        photo_edit(photo, loaded, encoder=False, steps=6, aligned=True, cancel=token, progress=stop_after_first_step)

@@ -38,7 +38,7 @@ from engine.errors import UserError
 from engine.generator import Generator
 from engine.inversion import DEFAULT_STEPS, InversionResult, LatentEncoder, invert_image
 from engine.inversion.api import resolve_encoder
-from engine.jobs import Cancelled, CancelToken, ProgressFn, check_cancel, report
+from engine.jobs import Cancelled, CancelToken, Progress, ProgressFn, check_cancel, report
 from engine.photo import load_photo
 
 from .edit import Edit, output_size, render_edit_image
@@ -174,6 +174,49 @@ def prepare_photo(path: str | os.PathLike, size: int, *, aligned: bool = False, 
     return PreparedPhoto(path, photo, face.image, face, digest, index, False, face.method == "centre-crop")
 
 
+class _InversionProgress:
+    """Forward the inversion's reports as :class:`~engine.jobs.Progress` (``job="invert"``, loss in ``values``).
+
+    Accepts both forms while ``engine.inversion`` moves to ``engine.jobs`` (its projector still calls
+    ``progress(step, total, loss, preview)``): remove once it reports ``Progress`` itself.
+    """
+
+    def __init__(self, progress: ProgressFn) -> None:
+        self.progress = progress
+
+    def __call__(self, *args) -> None:
+        if len(args) == 1 and isinstance(args[0], Progress):
+            self.progress(args[0])
+            return
+        step, total, loss, preview = (*args, None, None, None, None)[:4]
+        report(self.progress, "invert", int(step), total, values={} if loss is None else {"loss": float(loss)},
+               preview=preview)
+
+
+class _InversionCancel:
+    """A :class:`~engine.jobs.CancelToken` as both contracts see it (``is_set()`` for the projector's check,
+    ``cancelled``/``raise_if_cancelled`` for engine.jobs); remove with :class:`_InversionProgress`."""
+
+    def __init__(self, token: CancelToken) -> None:
+        self.token = token
+
+    def is_set(self) -> bool:
+        return self.token.cancelled
+
+    @property
+    def cancelled(self) -> bool:
+        return self.token.cancelled
+
+    def raise_if_cancelled(self, job: str = "") -> None:
+        self.token.raise_if_cancelled(job)
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    def wait(self, timeout: float) -> bool:
+        return self.token.wait(timeout)
+
+
 def invert_prepared(prepared: PreparedPhoto, loaded: LoadedGenerator | Generator, *, encoder=None,
                     steps: int = DEFAULT_STEPS, progress: ProgressFn | None = None,
                     cancel: CancelToken | None = None, **kwargs) -> InversionResult:
@@ -182,14 +225,16 @@ def invert_prepared(prepared: PreparedPhoto, loaded: LoadedGenerator | Generator
     ``encoder`` as :func:`resolve_photo_encoder` (pass the resolved encoder to load it only once per run);
     ``steps``: optimisation steps after the encoder (0 = encoder only). Other keyword arguments (``mode``,
     ``lr``, ``resolution``, ``vgg16``, ...) go to ``invert_image``. The result carries the photo's path,
-    sha256, alignment record and face index. A cancel during the optimisation returns the best latent so
+    sha256, alignment record and face index. Progress: the optimisation's steps as ``job="invert"`` with the
+    loss in ``values``. A cancel during the optimisation returns the best latent so
     far with ``cancelled=True`` (as ``invert_image``); a cancel before it starts raises
     :class:`~engine.jobs.Cancelled`.
     """
     check_cancel(cancel, "invert")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise UserError(f"inversion steps must be 0 or more, got {steps!r}")
-    result = invert_image(prepared.crop, loaded, encoder, steps, progress=progress, cancel=cancel, **kwargs)
+    result = invert_image(prepared.crop, loaded, encoder, steps, progress=progress and _InversionProgress(progress),
+                          cancel=cancel and _InversionCancel(cancel), **kwargs)
     return replace(result, photo=prepared.path, photo_sha256=prepared.sha256, alignment=prepared.alignment,
                    face_index=prepared.face_index, aligned_input=prepared.aligned_input)
 
