@@ -19,7 +19,7 @@ FACES = ["face-seed2.png", "face-seed6.png", "face-seed9.png", "face-seed12.png"
 
 
 def make_recipe(path: Path, model: Path = DEMO, direction: Path | None = None, weight: float = 0.8,
-                paste_back: bool = False) -> Path:
+                paste_back: bool = False, size: int | None = None) -> Path:
     """A recipe for ``model`` (optionally with one direction), saved as ``path``."""
     from engine.checkpoints.fileinfo import sha256_of
 
@@ -29,7 +29,7 @@ def make_recipe(path: Path, model: Path = DEMO, direction: Path | None = None, w
         dirs = [DirectionRef(direction.stem, sha256_of(direction), str(direction.resolve()), weight, "all")]
     r = Recipe(GeneratorRef(lg.name, lg.sha256, layout_fingerprint(style_layout(lg.generator.config)),
                             str(Path(model).resolve())), LatentRef("seed", seed=0), directions=dirs,
-               paste_back=paste_back)
+               paste_back=paste_back, size=size)
     return save_recipe(r, path)
 
 

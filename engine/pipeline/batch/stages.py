@@ -150,6 +150,9 @@ class PhotoStages:
                 ws = self.encoder.predict(torch.cat([p.encoder_input for p in items]).to(dev)).float().cpu()
             w_list = list(ws)
             name = getattr(self.encoder, "name", "encoder")
+        elif s.steps == 0 and self.encoder is None:  # nothing to fit: every photo starts (and stays) at w_avg
+            w_list = [gen.w_avg.detach().float().cpu().expand(gen.num_ws, -1).clone() for _ in items]
+            name = "none"
         else:
             w_list = []
             name = "none"
