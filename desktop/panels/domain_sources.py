@@ -78,27 +78,20 @@ def shipped_domain_files() -> list[Path]:
 
 
 def library_domain_entries() -> list[DomainEntry]:
-    """Direction and parameter-delta entries of the model library, when ``engine.library`` exists."""
+    """Direction and parameter-delta entries of the user's model library (built-ins are the shipped files)."""
     try:
-        from engine import library  # noqa: PLC0415 - optional, written by another engineer
-    except ImportError:
-        return []
-    lister = getattr(library, "list_entries", None) or getattr(library, "entries", None)
-    if lister is None:
-        return []
-    try:
-        items = lister()
-    except (UserError, OSError):
+        from engine.library import Library
+    except ImportError:  # the library is optional for this panel
         return []
     out = []
-    for item in items:
-        kind = str(getattr(item, "kind", "")).replace("-", "_")
-        if kind not in ("direction", "param_delta"):
-            continue
-        path = str(getattr(item, "path", ""))
-        out.append(DomainEntry(f"library:{getattr(item, 'sha256', path)}", str(getattr(item, "name", path)), kind,
-                               path, "library", str(getattr(item, "license", "") or ""),
-                               str(getattr(item, "layout_fingerprint", "") or "")))
+    for kind, ours in (("direction", "direction"), ("param-delta", "param_delta")):
+        try:
+            items = [e for e in Library().entries(kind) if not e.read_only]
+        except (UserError, OSError):
+            return out
+        for e in items:
+            out.append(DomainEntry(str(Path(e.path).resolve()), e.name, ours, str(e.path), "library", e.licence,
+                                   e.fingerprint))
     return out
 
 
