@@ -1,8 +1,19 @@
-"""Writing files so that a failure never leaves a half-written one, and reading our safetensors files."""
+"""Files in and out: cheap facts about a file (exists, magic bytes, sha256), safe loading, atomic writes.
+
+Reading: :func:`require_file` (exists, regular, not empty), :func:`sniff` (container by magic bytes),
+:func:`sha256_of` (with progress and cancel for big files), :func:`torch_load_safely` (``torch.load``
+restricted to tensors and plain containers; never runs code from the file), and our safetensors files.
+Writing: :func:`atomic_path` / :func:`save_safetensors`; a failure never leaves a half-written file.
+Nothing here reads or changes process state (the umask is applied by the kernel when a file is created).
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import hashlib
 import os
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,34 +23,120 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from engine.errors import FileProblem
+from engine.jobs import CancelToken, ProgressFn, check_cancel, report
+
+ZIP_MAGIC = b"PK\x03\x04"
+_HASH_CHUNK = 1 << 20
 
 
-def _new_file_mode() -> int:
-    """The mode ``open()`` gives a new file under this process's umask (read once, at import)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+def _model_file_error() -> type[FileProblem]:
+    from engine.checkpoints.errors import ModelFileError  # imported late: engine.checkpoints imports this module
+
+    return ModelFileError
 
 
-NEW_FILE_MODE = _new_file_mode()
+def require_file(path: str | os.PathLike, error: type[FileProblem] | None = None) -> Path:
+    """``path`` as a Path when it is an existing, non-empty regular file; else ``error`` (default
+    :class:`engine.checkpoints.errors.ModelFileError`) naming the file and the reason."""
+    err = error or _model_file_error()
+    p = Path(path)
+    if not p.exists():
+        raise err(p, "file not found")
+    if not p.is_file():
+        raise err(p, "not a regular file")
+    if p.stat().st_size == 0:
+        raise err(p, "file is empty")
+    return p
+
+
+def sniff(path: str | os.PathLike) -> str:
+    """'zip' (torch.save), 'pickle', 'safetensors' or 'unknown', from the first bytes."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
+    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+        return "pickle"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"
+    return "unknown"
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = _HASH_CHUNK, *, progress: ProgressFn | None = None,
+              cancel: CancelToken | None = None, job: str = "hash") -> str:
+    """Hex sha256 of a file. Progress reports bytes read (``step``/``total``); a cancel raises
+    :class:`engine.jobs.Cancelled` (checked every ``chunk`` bytes)."""
+    h = hashlib.sha256()
+    total = os.path.getsize(path) if progress is not None else None
+    done = 0
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            check_cancel(cancel, job)
+            h.update(block)
+            done += len(block)
+            report(progress, job, done, total, f"hashing {Path(path).name}")
+    return h.hexdigest()
+
+
+def torch_load_safely(path: str | os.PathLike, error: type[FileProblem] | None = None) -> object:
+    """``torch.load(weights_only=True)``: tensors, plain containers and ``argparse.Namespace`` only.
+
+    Every failure is one ``error`` (default ``ModelFileError``) line: truncated, corrupt, or refused
+    because the file asks to run code or load an unknown type.
+    """
+    err = error or _model_file_error()
+    p = Path(path)
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one clear line
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if sniff(p) == "zip" and not zipfile.is_zipfile(p):
+            raise err(p, "truncated or corrupt PyTorch file") from None
+        if "Unsupported global" in str(exc) or "weights_only" in str(exc):
+            raise err(p, f"refused: the file asks to run code or load an unknown type ({_first_line(exc, 160)})"
+                      ) from None
+        if "central directory" in msg or "PytorchStreamReader" in msg or "EOF" in msg or "truncated" in msg:
+            raise err(p, "truncated or corrupt PyTorch file") from None
+        raise err(p, f"not a readable PyTorch checkpoint ({_first_line(exc, 160)})") from None
+
+
+def _create_exclusive(tmp: Path) -> int:
+    """Create ``tmp`` (mode 0666, so the kernel applies the umask); a stale leftover is replaced once.
+    Returns the mode it was created with."""
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except FileExistsError:  # left behind by a killed run
+        tmp.unlink()
+        fd = os.open(tmp, flags, 0o666)
+    try:
+        return os.fstat(fd).st_mode
+    finally:
+        os.close(fd)
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` when the block succeeds.
+    """Yield a temporary path beside ``path`` (``.NAME.partial``, already created, empty); rename it over
+    ``path`` when the block succeeds.
 
-    On any failure the temporary file is removed and ``path`` is left as it was. The result gets the
-    usual permissions of a new file (some writers, e.g. safetensors, create private 0600 files).
+    On any failure the temporary file is removed (a failing clean-up never hides the first error) and
+    ``path`` is left as it was. The result keeps the mode the temporary file was created with, i.e. the
+    usual mode of a new file under the umask, even when the writer replaced it (safetensors writes 0600).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
+    mode = _create_exclusive(tmp)
     try:
         yield tmp
-        if tmp.exists():
-            os.chmod(tmp, NEW_FILE_MODE)
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mode != mode:
+                os.chmod(tmp, mode & 0o7777)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def save_safetensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict[str, str]) -> Path:
@@ -71,4 +168,4 @@ def read_safetensors(path: str | os.PathLike, error: type[FileProblem] = FilePro
 
 def _first_line(exc: Exception, limit: int = 120) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:limit]
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -18,6 +18,7 @@ from engine.inversion.encoder_training import (
     train_encoder,
 )
 from engine.inversion.small_encoder import SmallEncoder, SmallEncoderConfig, save_encoder
+from engine.jobs import CancelToken, Progress
 from engine.stylespace import layout_fingerprint, style_layout
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -65,10 +66,17 @@ def test_style_mixing_samples(gen):
 def test_training_honours_time_limit_and_cancel(gen):
     _, summary = train_encoder(gen, small_cfg(gen), EncoderTrainingSettings(steps=1000, batch=2, time_limit=0.0))
     assert summary["steps_done"] == 0
-    calls = []
+    calls, token = [], CancelToken()
+
+    def progress(p: Progress) -> None:
+        calls.append((p.job, p.step, p.total, set(p.values)))
+        if p.step == 2:
+            token.cancel()
+
     _, summary = train_encoder(gen, small_cfg(gen), EncoderTrainingSettings(steps=1000, batch=2),
-                               progress=lambda s, t, losses: calls.append(s), cancel=lambda: len(calls) >= 2)
-    assert summary["steps_done"] == 2
+                               progress=progress, cancel=token)
+    assert summary["steps_done"] == 2 and summary["cancelled"]
+    assert calls == [("train-encoder", i, 1000, {"loss", "latent", "image"}) for i in (1, 2)]
 
 
 def test_file_round_trip_and_checks(tmp_path, gen, trained):

@@ -20,6 +20,7 @@ from engine.domains.morph import (
     weights_from_keyframes,
 )
 from engine.errors import UserError
+from engine.jobs import CancelToken
 from engine.pipeline.images import to_pil
 from engine.stylespace import style_layout
 
@@ -68,8 +69,9 @@ def _morph_frames(tmp_path, n=4):
 def test_render_animation_and_sequence(tmp_path):
     weights, render = _morph_frames(tmp_path)
     seen = []
-    frames = render_frames(weights, render, progress=lambda i, n: seen.append((i, n)))
-    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    frames = render_frames(weights, render, progress=seen.append)
+    assert [(p.job, p.step, p.total) for p in seen] == [("morph", i, 4) for i in (1, 2, 3, 4)]
+    assert all(p.preview is f for p, f in zip(seen, frames, strict=True))
     assert not np.array_equal(np.asarray(frames[0]), np.asarray(frames[-1]))
     for suffix in (".gif", ".webp"):
         out = save_animation(frames, tmp_path / f"morph{suffix}", duration_ms=120)
@@ -89,10 +91,16 @@ def test_render_animation_and_sequence(tmp_path):
 
 def test_cancel_and_bad_output(tmp_path):
     weights, render = _morph_frames(tmp_path)
-    calls = []
+    calls, token = [], CancelToken()
+
+    def progress(p):
+        calls.append(p.step)
+        if p.step == 2:
+            token.cancel()
+
     with pytest.raises(Cancelled):
-        render_frames(weights, render, cancel=lambda: len(calls) >= 2, progress=lambda i, n: calls.append(i))
-    assert len(calls) == 2
+        render_frames(weights, render, progress, token)
+    assert calls == [1, 2]
     img = Image.new("RGB", (4, 4))
     with pytest.raises(UserError):
         save_animation([img], tmp_path / "x.mp4")

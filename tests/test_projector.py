@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 
 import pytest
 import torch
@@ -19,6 +18,7 @@ from engine.inversion.losses import (
     lpips_heads_path,
 )
 from engine.inversion.projector import ProjectionSettings, learning_rate, noise_regularisation, project
+from engine.jobs import CancelToken, Progress
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -84,19 +84,22 @@ def test_lower_resolution_optimisation_uses_early_exit(gen, known):
 
 def test_cancellation_stops_between_steps(gen, known):
     _, target = known
-    cancel = threading.Event()
+    cancel = CancelToken()
     seen = []
 
-    def progress(step, total, loss, preview):
-        seen.append((step, preview is not None))
-        if step == 3:
-            cancel.set()
+    def progress(p: Progress):
+        seen.append((p.job, p.step, p.total, p.preview is not None, set(p.values)))
+        if p.step == 3:
+            cancel.cancel()
 
     res = project(gen, target, None, ProjectionSettings(steps=50, preview_every=2), progress=progress,
                   cancel=cancel)
     assert res.cancelled and res.steps_done == 3 and len(res.losses) == 3
-    assert seen == [(1, False), (2, True), (3, False)]
-    already = project(gen, target, None, ProjectionSettings(steps=5), cancel=lambda: True)
+    assert seen == [("project", 1, 50, False, {"loss"}), ("project", 2, 50, True, {"loss"}),
+                    ("project", 3, 50, False, {"loss"})]
+    done = CancelToken()
+    done.cancel()
+    already = project(gen, target, None, ProjectionSettings(steps=5), cancel=done)
     assert already.cancelled and already.steps_done == 0
     assert torch.allclose(already.w_plus, gen.w_avg.expand(gen.num_ws, -1))
 

@@ -48,8 +48,7 @@ def prepare_reference(item, loaded, *, aligned: bool = False, centre_crop: bool 
 
     if isinstance(item, Reference):
         return item
-    # the projector takes a callable or an Event-like cancel (not yet engine.jobs.CancelToken)
-    kwargs = {"progress": progress, "cancel": (lambda: cancel.cancelled) if cancel is not None else None}
+    kwargs = {"progress": progress, "cancel": cancel}
     if isinstance(item, (str, os.PathLike)):
         path = Path(item)
         from engine.alignment import NoFaceFound

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from engine.errors import UserError
+from engine.jobs import CancelToken, ProgressFn, check_cancel, report
 
 #: Faces whose eye centres are closer than this (in photo pixels) are refused by alignment.
 MIN_EYE_DISTANCE = 16.0
@@ -114,7 +115,16 @@ def default_detector() -> LandmarkDetector:
     return _DEFAULT
 
 
-def detect_faces(image: Image.Image, detector: LandmarkDetector | None = None) -> list[Face]:
-    """All faces in ``image`` with their landmarks, largest (:attr:`Face.size`) first."""
+def detect_faces(image: Image.Image, detector: LandmarkDetector | None = None, *,
+                 progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[Face]:
+    """All faces in ``image`` with their landmarks, largest (:attr:`Face.size`) first.
+
+    Progress (job ``"detect"``): a report before and after; a cancel raises :class:`engine.jobs.Cancelled`
+    (checked before and after the detector, whose single call cannot be interrupted).
+    """
+    check_cancel(cancel, "detect")
+    report(progress, "detect", 0, 1, "finding faces")
     faces = list((detector or default_detector()).detect(image))
+    check_cancel(cancel, "detect")
+    report(progress, "detect", 1, 1, f"{len(faces)} face(s) found")
     return sorted(faces, key=lambda f: f.size, reverse=True)

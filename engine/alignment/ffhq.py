@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from engine.jobs import CancelToken, ProgressFn, check_cancel, report
+
 from .faces import MIN_EYE_DISTANCE, Face, FaceTooSmall, LandmarkDetector, NoFaceFound, detect_faces
 
 
@@ -97,11 +99,14 @@ def _r90(v: np.ndarray) -> np.ndarray:
 
 
 def align_face(image: Image.Image, face: Face, output_size: int = 256, *, transform_size: int | None = None,
-               enable_padding: bool = True) -> AlignedFace:
+               enable_padding: bool = True, progress: ProgressFn | None = None,
+               cancel: CancelToken | None = None) -> AlignedFace:
     """FFHQ-align ``face`` of ``image`` to an ``output_size`` square RGB crop.
 
     ``transform_size``: resolution of the QUAD resampling before the final Lanczos reduction; FFHQ used
     4096 for 1024, e4e's inference used 256 for 256. Default ``min(4 * output_size, 4096)``.
+    Progress (job ``"align"``): one report per stage (shrink, pad, transform); a cancel, checked between
+    stages, raises :class:`engine.jobs.Cancelled`.
     """
     if not face.alignable:
         raise FaceTooSmall(f"the face at {face.describe()} is too small to align: its eyes are "
@@ -114,6 +119,8 @@ def align_face(image: Image.Image, face: Face, output_size: int = 256, *, transf
     quad, qsize = ffhq_quad(face)
 
     # 3. Shrink.
+    check_cancel(cancel, "align")
+    report(progress, "align", 0, 3, "shrink")
     scale_back = np.array([1.0, 1.0])
     shrink = int(np.floor(qsize / output_size * 0.5))
     if shrink > 1:
@@ -135,6 +142,8 @@ def align_face(image: Image.Image, face: Face, output_size: int = 256, *, transf
         offset += crop[0:2]
 
     # 5. Pad.
+    check_cancel(cancel, "align")
+    report(progress, "align", 1, 3, "pad")
     pad = _bounds(quad)
     pad = (max(-pad[0] + border, 0), max(-pad[1] + border, 0),
            max(pad[2] - img.width + border, 0), max(pad[3] - img.height + border, 0))
@@ -145,10 +154,13 @@ def align_face(image: Image.Image, face: Face, output_size: int = 256, *, transf
         offset -= pad[:2]
 
     # 6. Transform.
+    check_cancel(cancel, "align")
+    report(progress, "align", 2, 3, "transform")
     out = img.transform((transform_size, transform_size), Image.QUAD, tuple((quad + 0.5).flatten()),
                         Image.BILINEAR)
     if output_size < transform_size:
         out = out.resize((output_size, output_size), Image.LANCZOS)
+    report(progress, "align", 3, 3, "aligned")
     photo_quad = (quad + 0.5 + offset) * scale_back
     return AlignedFace(out, photo_quad, source_size, "ffhq", face,
                        {"qsize": qsize * float(np.mean(scale_back)), "shrink": shrink,

@@ -10,10 +10,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.fileio import require_file, sha256_of, sniff
 from engine.generator import Generator
+from engine.jobs import CancelToken, ProgressFn, check_cancel, report
 
 from .errors import ModelFileError
-from .fileinfo import require_file, sha256_of, sniff
 from .native import load_native, save_native
 from .rosinality import load_rosinality, torch_load_safely
 from .safe_pickle import is_torch_legacy_save
@@ -36,11 +37,18 @@ class LoadedGenerator:
         return self.path.stem
 
 
-def load_generator(path: str | os.PathLike, device: str = "cpu") -> LoadedGenerator:
-    """Detect the format by content and load the generator in eval mode on ``device``."""
+def load_generator(path: str | os.PathLike, device: str = "cpu", *, progress: ProgressFn | None = None,
+                   cancel: CancelToken | None = None) -> LoadedGenerator:
+    """Detect the format by content and load the generator in eval mode on ``device``.
+
+    Progress (job ``"load"``) reports the bytes hashed, then one report per stage; a cancel raises
+    :class:`engine.jobs.Cancelled` (checked every MiB while hashing and between stages).
+    """
     p = require_file(path)
     kind = sniff(p)
-    digest = sha256_of(p)
+    digest = sha256_of(p, progress=progress, cancel=cancel, job="load")
+    check_cancel(cancel, "load")
+    report(progress, "load", 0, None, f"reading {p.name}")
     if kind == "safetensors" or p.suffix == ".safetensors":
         gen, meta = load_native(p)
         loaded = LoadedGenerator(gen, p, "styledomain", digest, meta.get("license", ""), meta)
@@ -56,7 +64,9 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> LoadedGenera
                                  extras.get("discriminator"))
     else:
         raise ModelFileError(p, "not a model file (expected a PyTorch .pt, an NVIDIA .pkl or a .safetensors)")
+    check_cancel(cancel, "load")
     loaded.generator.to(device)
+    report(progress, "load", 1, 1, f"loaded {p.name}")
     return loaded
 
 

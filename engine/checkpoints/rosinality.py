@@ -9,40 +9,18 @@ from __future__ import annotations
 
 import argparse
 import re
-import zipfile
 from pathlib import Path
 
 import torch
 
+from engine.fileio import torch_load_safely  # noqa: F401  (re-exported: loaders import it from here)
 from engine.generator import Generator, GeneratorConfig
 
 from .errors import ModelFileError
-from .fileinfo import sniff
 
 _CONVS = re.compile(r"^convs\.(\d+)\.conv\.weight$")
 _STYLE = re.compile(r"^style\.(\d+)\.weight$")
 _TO_RGBS = re.compile(r"^to_rgbs\.(\d+)\.conv\.weight$")
-
-
-def torch_load_safely(path: Path) -> object:
-    """``torch.load`` restricted to tensors and plain containers (+ argparse.Namespace)."""
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one clear line
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if sniff(path) == "zip" and not zipfile.is_zipfile(path):
-            raise ModelFileError(path, "truncated or corrupt PyTorch file") from None
-        if "Unsupported global" in str(exc) or "weights_only" in str(exc):
-            raise ModelFileError(path, "refused: the file asks to run code or load an unknown type "
-                                       f"({_short(msg)})") from None
-        if "central directory" in msg or "PytorchStreamReader" in msg or "EOF" in msg or "truncated" in msg:
-            raise ModelFileError(path, "truncated or corrupt PyTorch file") from None
-        raise ModelFileError(path, f"not a readable PyTorch checkpoint ({_short(msg)})") from None
-
-
-def _short(msg: str, limit: int = 160) -> str:
-    return msg if len(msg) <= limit else msg[: limit - 3] + "..."
 
 
 def infer_config(sd: dict[str, torch.Tensor], **overrides) -> GeneratorConfig:

@@ -11,6 +11,7 @@ import sys
 from engine.errors import UserError
 from engine.inversion.encoder_training import EncoderTrainingSettings, evaluate_encoder, train_encoder
 from engine.inversion.small_encoder import SmallEncoderConfig, save_encoder
+from engine.jobs import Progress
 from engine.stylespace import layout_fingerprint, style_layout
 from engine.validation import training_request
 
@@ -64,7 +65,10 @@ def run(args) -> int:
 
     acc: dict[str, list[float]] = {"latent": [], "image": []}
 
-    def progress(step: int, total: int, losses: dict) -> None:
+    def progress(p: Progress) -> None:
+        if not p.values:  # the sample pool being rendered
+            return
+        step, total, losses = p.step, p.total, p.values
         acc["latent"].append(losses["latent"])
         if losses["image"] > 0:
             acc["image"].append(losses["image"])

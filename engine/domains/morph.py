@@ -16,14 +16,15 @@ from PIL import Image
 
 from engine.errors import UserError
 from engine.fileio import atomic_path
+from engine.jobs import Cancelled, CancelToken, ProgressFn, check_cancel, report
 
 from .blendpad import BlendPad, Point
 
 ANIMATION_SUFFIXES = (".webp", ".gif")
 
 
-class Cancelled(Exception):
-    """Raised when the cancel token is set between frames."""
+__all__ = ["ANIMATION_SUFFIXES", "Cancelled", "points_along_path", "render_frames", "save_animation",
+           "save_png_sequence", "weights_along_path", "weights_from_keyframes"]
 
 
 def points_along_path(path: Sequence[Point], frames: int) -> list[Point]:
@@ -79,16 +80,15 @@ def weights_from_keyframes(keyframes: Sequence[Sequence[float]], frames: int) ->
 
 
 def render_frames(weights: Sequence[Sequence[float]], render: Callable[[Sequence[float]], Image.Image],
-                  progress: Callable[[int, int], None] | None = None,
-                  cancel: Callable[[], bool] | None = None) -> list[Image.Image]:
-    """Call ``render(weights)`` per frame; ``progress(done, total)``; ``cancel()`` checked between frames."""
+                  progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[Image.Image]:
+    """Call ``render(weights)`` per frame. Progress (job ``"morph"``): one report per frame, with the frame
+    as ``preview``. A cancel (checked before every frame) raises :class:`engine.jobs.Cancelled`: a partial
+    animation is of no use."""
     frames = []
     for i, w in enumerate(weights):
-        if cancel is not None and cancel():
-            raise Cancelled(f"morph cancelled after {i} of {len(weights)} frames")
+        check_cancel(cancel, "morph")
         frames.append(render(w))
-        if progress is not None:
-            progress(i + 1, len(weights))
+        report(progress, "morph", i + 1, len(weights), f"frame {i + 1} of {len(weights)}", preview=frames[-1])
     return frames
 
 

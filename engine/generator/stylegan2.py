@@ -275,9 +275,9 @@ class Generator(nn.Module):
     @torch.no_grad()
     def compute_w_avg(self, n: int = 4096, seed: int = 0) -> torch.Tensor:
         """Mean of the mapping over ``n`` seeded z samples (for checkpoints without a stored average)."""
-        gen = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.config.style_dim, generator=gen).to(self.w_avg.device)
-        return self.mapping(z).mean(0)
+        from engine.pipeline.seeds import sample_w  # one "seeded z through the mapping" for the engine
+
+        return sample_w(self, n, seed).mean(0)
 
     def truncate(self, w: torch.Tensor, psi: float = 1.0, cutoff: int | None = None) -> torch.Tensor:
         """W [B, D] (or W+ [B, num_ws, D]) -> truncated W+ [B, num_ws, D].

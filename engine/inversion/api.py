@@ -8,10 +8,8 @@ photo its path, sha256 and alignment record).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,13 +19,15 @@ from PIL import Image
 
 from engine.checkpoints import LoadedGenerator
 from engine.errors import UserError
+from engine.fileio import sha256_of
 from engine.generator import Generator
+from engine.jobs import CancelToken, Progress, ProgressFn, check_cancel, is_cancelled, report
 
 from .base import LatentEncoder
 from .encoders import check_encoder_fits, find_default_encoder, load_encoder
 from .losses import default_loss
 from .metrics import psnr, ssim
-from .projector import ProgressFn, ProjectionSettings, is_cancelled, project
+from .projector import ProjectionSettings, project
 
 #: default optimisation steps after the encoder (about 3 s for the 64 px demo model on one CPU core)
 DEFAULT_STEPS = 50
@@ -112,42 +112,33 @@ def default_resolution(gen: Generator) -> int:
     return 256
 
 
-@contextmanager
-def small_model_threads(gen: Generator):
-    """One intra-op thread for small models on a CPU, restored afterwards.
-
-    Batch-1 optimisation of a <= 128 px generator is made of tiny ops: extra threads buy nothing, and on
-    a busy 2-core machine spinning OpenMP threads made the demo inversion 20x slower (70 s vs 3.4 s).
-    """
-    if gen.w_avg.device.type != "cpu" or gen.config.size > 128:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def _same_device(a: torch.device, b: str | torch.device) -> bool:
+    b = torch.device(b)
+    return a.type == b.type and (b.index is None or a.index == b.index)
 
 
 def invert_image(image: Image.Image | torch.Tensor, loaded_generator: LoadedGenerator | Generator,
                  encoder=None, steps: int = DEFAULT_STEPS, *, mode: str = "w+", lr: float | None = None,
                  resolution: int | None = None, loss_fn: torch.nn.Module | None = None,
-                 vgg16: str | os.PathLike | None = None, progress: ProgressFn | None = None, cancel=None,
-                 preview_every: int = 0, device: str | torch.device | None = None) -> InversionResult:
-    """Invert an aligned face crop (PIL, or [1, 3, H, W] in [-1, 1]) into the generator's W+."""
-    gen = _unpack(loaded_generator)[0]
-    if device is not None:
-        gen.to(device)
-    with small_model_threads(gen):
-        return _invert_image(image, loaded_generator, encoder, steps, mode, lr, resolution, loss_fn, vgg16,
-                             progress, cancel, preview_every)
+                 vgg16: str | os.PathLike | None = None, progress: ProgressFn | None = None,
+                 cancel: CancelToken | None = None, preview_every: int = 0,
+                 device: str | torch.device | None = None) -> InversionResult:
+    """Invert an aligned face crop (PIL, or [1, 3, H, W] in [-1, 1]) into the generator's W+.
 
+    Computes where the caller's generator is; the model is never moved (``device``, if given, must be
+    where it already is). A PIL crop reaches the encoder resized once from its own pixels (the e4e
+    reference transform) and the projector at the generator's size.
 
-def _invert_image(image, loaded_generator, encoder, steps, mode, lr, resolution, loss_fn, vgg16, progress,
-                  cancel, preview_every) -> InversionResult:
+    Progress (job ``"invert"``): ``step``/``total`` count optimisation steps, ``values`` carries the
+    loss, ``preview`` a reconstruction every ``preview_every`` steps. Cancel: before the encoder it
+    raises :class:`engine.jobs.Cancelled`; during the optimisation the best latent so far comes back
+    with ``cancelled=True``.
+    """
     gen, sha, path, name = _unpack(loaded_generator)
     dev = gen.w_avg.device
+    if device is not None and not _same_device(dev, device):
+        raise ValueError(f"the generator is on {dev}, not {device}: move it before calling (it is never moved here)")
+    check_cancel(cancel, "invert")
     t0 = time.perf_counter()
     size = gen.config.size
     if torch.is_tensor(image) and (image.ndim != 4 or image.shape[:2] != (1, 3)):
@@ -156,8 +147,10 @@ def _invert_image(image, loaded_generator, encoder, steps, mode, lr, resolution,
     target = target.to(dev, torch.float32)
     if target.shape[-2:] != (size, size):
         target = torch.nn.functional.interpolate(target, size=(size, size), mode="bilinear", antialias=True)
+    total = steps if steps > 0 else 1  # steps=0: one unit, the encoder
+    report(progress, "invert", 0, total, "encoding")
     enc, notes = resolve_encoder(encoder, gen, sha, path, name)
-    if enc is not None and isinstance(encoder, (str, os.PathLike, type(None))):
+    if enc is not None and not isinstance(encoder, LatentEncoder):
         enc = enc.to(dev)  # loaded here, so ours to place; a caller's encoder computes where it is
     with torch.no_grad():
         if enc is None:
@@ -169,16 +162,16 @@ def _invert_image(image, loaded_generator, encoder, steps, mode, lr, resolution,
     info: dict = {"encoder": getattr(enc, "name", "none") if enc else "none",
                   "encoder_kind": enc.kind if enc else "none", "notes": tuple(notes),
                   "encoder_seconds": round(time.perf_counter() - t0, 3)}
-    steps_done, cancelled, loss_name = 0, False, ""
-    if steps > 0 and not is_cancelled(cancel):
-        loss_fn = loss_fn or default_loss(getattr(loaded_generator, "discriminator", None), vgg16)
+    steps_done, cancelled, loss_name = 0, is_cancelled(cancel), ""
+    if steps > 0 and not cancelled:
+        if loss_fn is None:
+            loss_fn = default_loss(getattr(loaded_generator, "discriminator", None), vgg16).to(dev)
         loss_name = getattr(loss_fn, "name", type(loss_fn).__name__)
         settings = ProjectionSettings(steps=steps, mode=mode, resolution=resolution or default_resolution(gen),
-                                      lr=lr or DEFAULT_LR,
-                                      preview_every=preview_every)
-        if hasattr(loss_fn, "to"):
-            loss_fn = loss_fn.to(dev)
-        result = project(gen, target, w_plus, settings, loss_fn, progress, cancel)
+                                      lr=lr or DEFAULT_LR, preview_every=preview_every)
+        relabel = None if progress is None else (
+            lambda p: progress(Progress("invert", p.step, p.total, p.message, p.values, p.preview)))
+        result = project(gen, target, w_plus, settings, loss_fn, relabel, cancel)
         w_plus, steps_done, cancelled = result.w_plus, result.steps_done, result.cancelled
         info.update(mode=mode, resolution=settings.resolution, lr=settings.lr, kept_start=result.kept_start,
                     final_loss=round(result.losses[-1], 5) if result.losses else None)
@@ -188,39 +181,41 @@ def _invert_image(image, loaded_generator, encoder, steps, mode, lr, resolution,
         noise = info.get("noise")
         rec = gen.synthesize(gen.styles(w_plus.unsqueeze(0)), "const", noise=[n.to(dev) for n in noise] if noise
                              else None, impl="fast")
-    return InversionResult(w_plus.detach().float().cpu(), rec.detach().cpu(), target.detach().cpu(),
-                           steps=steps_done, cancelled=cancelled, loss=loss_name, psnr=round(psnr(rec, target), 2),
-                           ssim=round(ssim(rec, target), 4), seconds=round(time.perf_counter() - t0, 3), **info)
+    out = InversionResult(w_plus.detach().float().cpu(), rec.detach().cpu(), target.detach().cpu(),
+                          steps=steps_done, cancelled=cancelled, loss=loss_name, psnr=round(psnr(rec, target), 2),
+                          ssim=round(ssim(rec, target), 4), seconds=round(time.perf_counter() - t0, 3), **info)
+    report(progress, "invert", steps_done if steps > 0 else int(not cancelled), total,
+           "cancelled" if cancelled else "done",
+           {"psnr": out.psnr, "ssim": out.ssim})
+    return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _align(path: Path, photo: Image.Image, size: int, face_index: int, centre_crop: bool, fallback: bool):
+def _align(path: Path, photo: Image.Image, size: int, face_index: int, centre_crop: bool, fallback: bool,
+           cancel: CancelToken | None):
     from engine.alignment import NoFaceFound, align_centre_crop, align_face, detect_faces
 
     if centre_crop:
         return align_centre_crop(photo, size)
-    faces = detect_faces(photo)
+    faces = detect_faces(photo, cancel=cancel)
     if not faces:
         if fallback:
             return align_centre_crop(photo, size)
         raise NoFaceFound(f"{path}: no face found; pass centre_crop (CLI: --centre-crop) to use a centred square")
     if not 0 <= face_index < len(faces):
         raise UserError(f"{path}: face {face_index + 1} does not exist, {len(faces)} face(s) found")
-    return align_face(photo, faces[face_index], size)
+    return align_face(photo, faces[face_index], size, cancel=cancel)
 
 
 def invert_photo(photo_path: str | os.PathLike, loaded_generator: LoadedGenerator | Generator, encoder=None,
                  steps: int = DEFAULT_STEPS, aligned: bool = False, *, face_index: int = 0,
                  centre_crop: bool = False, centre_crop_fallback: bool = False,
-                 device: str | torch.device | None = None, **kwargs) -> InversionResult:
+                 device: str | torch.device | None = None, progress: ProgressFn | None = None,
+                 cancel: CancelToken | None = None, **kwargs) -> InversionResult:
     """Load a photo, align its largest face (or take it as an aligned crop), and invert it.
+
+    Progress (job ``"invert"``): a report per stage (load, align, encode), then the optimisation's steps.
+    A cancel while loading or aligning raises :class:`engine.jobs.Cancelled`; during the optimisation the
+    result so far comes back with ``cancelled=True`` (see :func:`invert_image`).
 
     ``aligned=True``: the file already is an aligned face crop; it is only centre-squared. The encoder sees
     the crop resized once from its own pixels to its input size (e4e: PIL bilinear, as the reference
@@ -233,10 +228,14 @@ def invert_photo(photo_path: str | os.PathLike, loaded_generator: LoadedGenerato
     from engine.photo import load_photo
 
     path = Path(photo_path)
+    steps_total = steps if steps > 0 else 1
+    report(progress, "invert", 0, steps_total, f"loading {path.name}")
     photo = load_photo(path)
+    digest = sha256_of(path, cancel=cancel, job="invert")
+    check_cancel(cancel, "invert")
     gen, sha, model_path, name = _unpack(loaded_generator)
     enc, _ = resolve_encoder(encoder, gen, sha, model_path, name)
-    if enc is not None and isinstance(encoder, (str, os.PathLike, type(None))):
+    if enc is not None and not isinstance(encoder, LatentEncoder):
         enc = enc.to(gen.w_avg.device)
     encoder = enc if enc is not None else False
     alignment = None
@@ -244,11 +243,13 @@ def invert_photo(photo_path: str | os.PathLike, loaded_generator: LoadedGenerato
         crop = align_centre_crop(photo, None).image
     else:  # aligned large enough for both the generator and the encoder
         size = max(gen.config.size, enc.input_size if enc is not None else 0)
-        face = _align(path, photo, size, face_index, centre_crop, centre_crop_fallback)
+        report(progress, "invert", 0, steps_total, "finding and aligning the face")
+        face = _align(path, photo, size, face_index, centre_crop, centre_crop_fallback, cancel)
         crop = face.image
         alignment = {"quad": np.asarray(face.quad, dtype=float).round(3).tolist(), "method": face.method,
                      "source_size": list(face.source_size), "output_size": face.output_size}
-    result = invert_image(crop, loaded_generator, encoder, steps, device=device, **kwargs)
-    return replace(result, photo=path, photo_sha256=_sha256(path), alignment=alignment,
+    result = invert_image(crop, loaded_generator, encoder, steps, device=device, progress=progress, cancel=cancel,
+                          **kwargs)
+    return replace(result, photo=path, photo_sha256=digest, alignment=alignment,
                    face_index=face_index if alignment and alignment["method"] == "ffhq" else None,
                    aligned_input=aligned)

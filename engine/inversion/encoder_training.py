@@ -6,23 +6,24 @@ second W from a random row on (style mixing); the target is the generator's rend
 With ``pool > 0`` a fixed pool of samples is rendered once (cheap steps on a CPU) and the image term,
 which back-propagates through the generator, is added every ``image_every`` steps; with ``pool = 0``
 every step draws fresh samples. Adam with a cosine learning-rate decay over the steps or the time limit,
-whichever ends first; the progress callback and cancel token are honoured between steps.
+whichever ends first; progress and cancel follow :mod:`engine.jobs` and are honoured between steps.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
 from engine.generator import Generator
+from engine.jobs import CancelToken, ProgressFn, is_cancelled, report
 
 from .losses import PyramidLoss
-from .projector import fit_target, is_cancelled
+from .metrics import psnr
+from .projector import fit_target
 from .small_encoder import SmallEncoder, SmallEncoderConfig
 
 
@@ -45,9 +46,9 @@ class EncoderTrainingSettings:
 @torch.no_grad()
 def w_statistics(gen: Generator, n: int = 4000, seed: int = 7) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and per-dimension std of W over ``n`` seeded samples."""
-    z = torch.randn(n, gen.config.style_dim, generator=torch.Generator().manual_seed(seed)).to(gen.w_avg.device)
-    w = gen.mapping(z)
-    return gen.w_avg.clone(), w.std(0).clamp_min(1e-3)
+    from engine.pipeline.seeds import sample_w
+
+    return gen.w_avg.clone(), sample_w(gen, n, seed).std(0).clamp_min(1e-3)
 
 
 @torch.no_grad()
@@ -77,16 +78,18 @@ def render(gen: Generator, w_plus: torch.Tensor, res: int) -> torch.Tensor:
 
 @torch.no_grad()
 def render_pool(gen: Generator, n: int, batch: int, res: int, rng: torch.Generator, s: EncoderTrainingSettings,
-                cancel, t0: float) -> tuple[torch.Tensor, torch.Tensor]:
+                cancel: CancelToken | None, t0: float, progress: ProgressFn | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` sampled W+ (CPU float32) and their renders (CPU float16), stopping early on cancel/time."""
     ws, imgs = [], []
-    for _ in range(0, n, batch):
+    for start in range(0, n, batch):
         if is_cancelled(cancel) or (s.time_limit is not None and time.perf_counter() - t0 >= s.time_limit):
             break
         wp = sample_w_plus(gen, batch, rng, s.psi_min, s.mix_prob)
         img = render(gen, wp, res)
         ws.append(wp.cpu())
         imgs.append(img.to(torch.float16).cpu())
+        report(progress, "train-encoder", 0, s.steps, f"rendered {min(n, start + batch)}/{n} training samples")
     if not ws:
         return torch.zeros(0), torch.zeros(0)
     return torch.cat(ws)[:n], torch.cat(imgs)[:n]
@@ -94,22 +97,29 @@ def render_pool(gen: Generator, n: int, batch: int, res: int, rng: torch.Generat
 
 def train_encoder(gen: Generator, cfg: SmallEncoderConfig | None = None,
                   settings: EncoderTrainingSettings | None = None,
-                  progress: Callable[[int, int, dict], None] | None = None, cancel=None) -> tuple[SmallEncoder, dict]:
-    """Returns the trained encoder (eval mode) and a summary dict (steps done, seconds, last losses)."""
+                  progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> tuple[SmallEncoder, dict]:
+    """Returns the trained encoder (eval mode) and a summary dict (steps done, seconds, last losses).
+
+    Progress (job ``"train-encoder"``): one report per step, ``values`` = ``loss``, ``latent``, ``image``.
+    A cancel (checked before every step and every pool batch) does not raise: the encoder trained so far
+    comes back, with ``summary["cancelled"] = True``. ``gen`` is only read; the global RNG is untouched.
+    """
     s = settings or EncoderTrainingSettings()
     cfg = cfg or SmallEncoderConfig(input_size=min(gen.config.size, 64), num_ws=gen.num_ws,
                                     w_dim=gen.config.style_dim)
-    torch.manual_seed(s.seed)
     dev = gen.w_avg.device
     w_avg, w_scale = w_statistics(gen)
-    enc = SmallEncoder(cfg, w_avg, w_scale).to(dev).train()
+    with torch.random.fork_rng(devices=[]):  # seeded initial weights; the caller's RNG state is restored
+        torch.manual_seed(s.seed)
+        enc = SmallEncoder(cfg, w_avg, w_scale)
+    enc = enc.to(dev).train()
     opt = torch.optim.Adam(enc.parameters(), lr=s.lr, betas=(0.9, 0.99))
     pixel = PyramidLoss()
     res = max(r for r in gen.config.resolutions if r <= max(8, min(s.image_res, gen.config.size)))
     rng = torch.Generator().manual_seed(s.seed)
     t0 = time.perf_counter()
     target_res = max(r for r in gen.config.resolutions if r <= max(8, min(cfg.input_size, gen.config.size)))
-    pool_w, pool_img = (render_pool(gen, s.pool, s.batch, target_res, rng, s, cancel, t0) if s.pool > 0
+    pool_w, pool_img = (render_pool(gen, s.pool, s.batch, target_res, rng, s, cancel, t0, progress) if s.pool > 0
                         else (None, None))
     done, last = 0, {}
     t_train = time.perf_counter()
@@ -141,10 +151,10 @@ def train_encoder(gen: Generator, cfg: SmallEncoderConfig | None = None,
         opt.step()
         done = step + 1
         last = {"loss": loss.item(), "latent": latent.item(), "image": image.item()}
-        if progress is not None:
-            progress(done, s.steps, last)
+        report(progress, "train-encoder", done, s.steps, "training", last)
     enc.eval().requires_grad_(False)
-    summary = {"steps_done": done, "seconds": round(time.perf_counter() - t0, 1), "image_res": res,
+    summary = {"steps_done": done, "cancelled": is_cancelled(cancel), "seconds": round(time.perf_counter() - t0, 1),
+               "image_res": res,
                **{f"final_{k}": round(v, 5) for k, v in last.items()}, "settings": asdict(s)}
     return enc, summary
 
@@ -158,10 +168,5 @@ def evaluate_encoder(gen: Generator, enc, n: int = 32, seed: int = 12345, psi_mi
     target = render(gen, wp, res)
     rec = render(gen, enc.encode(target), res)
     base = render(gen, gen.w_avg.expand(n, gen.num_ws, -1), res)
-
-    def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-        mse = F.mse_loss(a.clamp(-1, 1), b.clamp(-1, 1), reduction="none").mean(dim=(1, 2, 3))
-        return float((10 * torch.log10(4.0 / mse.clamp_min(1e-12))).mean())
-
     return {"samples": n, "mse": float(F.mse_loss(rec, target)), "mse_w_avg": float(F.mse_loss(base, target)),
             "psnr": round(psnr(rec, target), 2), "psnr_w_avg": round(psnr(base, target), 2)}

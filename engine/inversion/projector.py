@@ -14,20 +14,17 @@ resolution than the generator's (synthesis stops early there): the target is are
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from engine.generator import Generator
+from engine.jobs import CancelToken, ProgressFn, is_cancelled, report
 
 from .losses import PyramidLoss
 
 MODES = ("w", "w+", "noise")
-
-#: progress(step, total, loss, preview or None); preview is [1, 3, r, r] in [-1, 1]
-ProgressFn = Callable[[int, int, float, "torch.Tensor | None"], None]
 
 
 @dataclass
@@ -79,21 +76,12 @@ def noise_regularisation(noises: list[torch.Tensor]) -> torch.Tensor:
     return total
 
 
-@torch.no_grad()
 def w_spread(gen: Generator, n: int = 2000, seed: int = 123) -> float:
     """NVIDIA's ``w_std``: sqrt(mean over samples of ||w - w_avg||^2)."""
-    z = torch.randn(n, gen.config.style_dim, generator=torch.Generator().manual_seed(seed)).to(gen.w_avg.device)
-    w = gen.mapping(z)
+    from engine.pipeline.seeds import sample_w
+
+    w = sample_w(gen, n, seed)
     return float(((w - w.mean(0)).pow(2).sum(1).mean()).sqrt())
-
-
-def is_cancelled(cancel) -> bool:
-    """A cancel token is anything with ``is_set()`` (threading.Event) or a no-argument callable."""
-    if cancel is None:
-        return False
-    if hasattr(cancel, "is_set"):
-        return bool(cancel.is_set())
-    return bool(cancel())
 
 
 def fit_target(target: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -105,9 +93,14 @@ def fit_target(target: torch.Tensor, resolution: int) -> torch.Tensor:
 
 def project(gen: Generator, target: torch.Tensor, init_w_plus: torch.Tensor | None = None,
             settings: ProjectionSettings | None = None, loss_fn: torch.nn.Module | None = None,
-            progress: ProgressFn | None = None, cancel=None, w_std: float | None = None,
+            progress: ProgressFn | None = None, cancel: CancelToken | None = None, w_std: float | None = None,
             seed: int = 0) -> ProjectionResult:
-    """Fit W+ (and noise) so that ``gen`` reproduces ``target`` ([1, 3, H, W] in [-1, 1])."""
+    """Fit W+ (and noise) so that ``gen`` reproduces ``target`` ([1, 3, H, W] in [-1, 1]).
+
+    Progress (job ``"project"``): one report per step with ``values={"loss": ...}`` and, every
+    ``settings.preview_every`` steps, a ``preview`` ([1, 3, r, r] in [-1, 1]). A cancel (checked before
+    every step) does not raise: the result so far comes back with ``cancelled=True``.
+    """
     s = settings or ProjectionSettings()
     device = gen.w_avg.device
     res = s.resolution or gen.config.size
@@ -167,7 +160,7 @@ def project(gen: Generator, target: torch.Tensor, init_w_plus: torch.Tensor | No
                 with torch.no_grad():
                     preview = gen.synthesize(gen.styles(current().detach().unsqueeze(0)),
                                              noise=noises or noise_const, max_resolution=res, impl=s.impl)
-            progress(done, s.steps, losses[-1], preview)
+            report(progress, "project", done, s.steps, "optimising", {"loss": losses[-1]}, preview)
     w_final = current().detach()
     final_noise = [n.detach() for n in noises] if noises else None
     if done:  # never hand back something worse (by the loss, without exploration noise) than the start

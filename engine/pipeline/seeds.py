@@ -24,3 +24,11 @@ def w_plus_from_seed(gen: Generator, seed: int, psi: float = 1.0, cutoff: int | 
     z = torch.from_numpy(z_from_seed(seed, gen.config.style_dim)).float().to(device)
     with torch.no_grad():
         return gen.truncate(gen.mapping(z), psi, cutoff)
+
+
+def sample_w(gen: Generator, n: int, seed: int) -> torch.Tensor:
+    """[n, w_dim] W of ``n`` seeded z (``torch.randn`` from a private ``torch.Generator``, so the global RNG
+    is untouched) through the mapping, on the generator's device; for statistics such as spreads."""
+    z = torch.randn(n, gen.config.style_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return gen.mapping(z.to(gen.w_avg.device))
