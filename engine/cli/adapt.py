@@ -18,6 +18,7 @@ import torch
 from engine.errors import UserError
 from engine.jobs import CancelToken, Progress
 
+from .arg_types import batch_arg, finite_float, nonneg_int, positive_float, positive_int, seed_arg, steps_arg
 from .common import add_device_arg, load_model_arg, output_path
 
 
@@ -38,23 +39,23 @@ def register(sub) -> None:
     p.add_argument("--param", choices=PARAMS, default="affine")
     p.add_argument("--no-torgb", action="store_true", help="affine/affinelight: conv affines only")
     p.add_argument("--include-torgb", action="store_true", help="stylespace: also the toRGB channels")
-    p.add_argument("--rank", type=int, default=5, help="affinelight rank (default 5)")
-    p.add_argument("--sparsify", type=float, default=None, metavar="KEEP",
+    p.add_argument("--rank", type=positive_int, default=5, help="affinelight rank (default 5)")
+    p.add_argument("--sparsify", type=finite_float, default=None, metavar="KEEP",
                    help="stylespace: keep this fraction of channels by magnitude afterwards")
     p.add_argument("--loss", choices=LOSSES, default=None,
                    help="default: nada for --text, paired with --source, mtg with --clip, else jojo")
     p.add_argument("--clip", action="append", default=[], metavar="FILE",
                    help="local open_clip ViT checkpoint (.safetensors, .bin, .pt); repeatable, losses summed")
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--steps", type=positive_int, default=None)
+    p.add_argument("--batch", type=batch_arg, default=None)
+    p.add_argument("--lr", type=positive_float, default=None)
     p.add_argument("--preset", choices=sorted(PRESETS), default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--encoder", default=None, help="encoder for the reference inversion (default: the model's)")
-    p.add_argument("--invert-steps", type=int, default=50, help="optimisation steps after the encoder")
+    p.add_argument("--invert-steps", type=steps_arg, default=50, help="optimisation steps after the encoder")
     p.add_argument("--vgg16", default=None, help="torchvision VGG16 weights: adds LPIPS to the pixel losses")
     p.add_argument("--preview-dir", default=None, metavar="DIR")
-    p.add_argument("--preview-every", type=int, default=0, metavar="K")
+    p.add_argument("--preview-every", type=nonneg_int, default=0, metavar="K")
     p.add_argument("--distil-direction", default=None, metavar="OUT2.safetensors",
                    help="affine/affinelight: also write the mean StyleSpace offset as a direction")
     p.add_argument("--name", default="", help="name stored in the file (default: the reference's)")

@@ -22,6 +22,7 @@ from engine.device import pick_device
 from engine.jobs import Progress
 from engine.pipeline.batch import DEFAULT_TEMPLATE, FORMATS, run_batch
 
+from .arg_types import batch_arg, face_arg, int_in, steps_arg
 from .common import add_device_arg
 
 
@@ -35,25 +36,26 @@ def register(sub) -> None:
     p.add_argument("--search", action="append", default=[], metavar="DIR",
                    help="folder to look for the recipe's model and directions; repeatable")
     p.add_argument("--format", default="png", choices=FORMATS, help="output format (default png)")
-    p.add_argument("--quality", type=int, default=None, metavar="Q", help="jpg/webp quality 1-100 (default 92/90)")
+    p.add_argument("--quality", type=int_in(1, 100), default=None, metavar="Q",
+                   help="jpg/webp quality 1-100 (default 92/90)")
     p.add_argument("--paste-back", action=argparse.BooleanOptionalAction, default=None,
                    help="paste the edited face back into the photo (default: as the recipe says)")
     p.add_argument("--name", default=DEFAULT_TEMPLATE, metavar="TEMPLATE",
                    help=f"output name template (default {DEFAULT_TEMPLATE})")
     p.add_argument("--overwrite", action="store_true", help="replace existing files no batch wrote")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
+    p.add_argument("--workers", type=int_in(1, 64), default=None, metavar="N",
                    help="CPU threads for decoding and alignment (default: up to 4)")
-    p.add_argument("--batch-size", type=int, default=None, metavar="B",
+    p.add_argument("--batch-size", type=batch_arg, default=None, metavar="B",
                    help="photos per device batch (default 8 on CUDA, 4 elsewhere)")
     p.add_argument("--json", action="store_true", help="print one JSON summary object instead of progress")
     p.add_argument("--strip-metadata", action="store_true", help="write pixels only (no recipe, no XMP)")
     g = p.add_argument_group("inversion (as in `styledomain invert`)")
     g.add_argument("--encoder", "-e", default=None, help="encoder file (default: the model's own, if any)")
     g.add_argument("--no-encoder", action="store_true", help="start the optimisation from the average latent")
-    g.add_argument("--steps", type=int, default=None,
+    g.add_argument("--steps", type=steps_arg, default=None,
                    help="optimisation steps after the encoder (default: the recipe's, else 50)")
     g.add_argument("--aligned", action="store_true", help="inputs are aligned face crops already")
-    g.add_argument("--face", type=int, default=1, help="which face, 1 = largest (default 1)")
+    g.add_argument("--face", type=face_arg, default=1, help="which face, 1 = largest (default 1)")
     g.add_argument("--centre-crop", action="store_true", help="use the centred square crop, no face detection")
     add_device_arg(p)
     p.set_defaults(handler=run)
