@@ -13,8 +13,6 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 from engine.errors import UserError
 from engine.jobs import CancelToken, Progress
 
@@ -141,8 +139,6 @@ def run(args) -> int:
     out, distil_out = _check_args(args)
     loaded = load_model_arg(args.model, args.device)
     gen = loaded.generator
-    if gen.w_avg.device.type == "cpu" and gen.config.size <= 128:
-        torch.set_num_threads(1)  # small models: tiny ops, extra threads only spin (see engine.inversion.api)
     torgb = False if args.no_torgb else (True if args.include_torgb else None)
     token = CancelToken()
     bar, on_progress = _progress_bar(args, args.steps or 0)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from engine.checkpoints import LoadedGenerator, load_generator
-from engine.device import pick_device
+from engine.device import configure_runtime, pick_device, threads_for
 from engine.errors import UserError
 from engine.validation import writable_output
 
@@ -18,7 +18,12 @@ def add_device_arg(p: argparse.ArgumentParser) -> None:
 def load_model_arg(path: str, device: str = "auto") -> LoadedGenerator:
     from engine.library import resolve  # a file path, or a generator's name in the model library
 
-    return load_generator(resolve(path, "generator"), device=str(pick_device(device)))
+    loaded = load_generator(resolve(path, "generator"), device=str(pick_device(device)))
+    gen = loaded.generator
+    threads = threads_for(gen.w_avg.device, gen.config.size)
+    if threads is not None:  # the CLI is the front-end: it sets the thread policy once, for the model it loaded
+        configure_runtime(str(gen.w_avg.device), threads=threads)
+    return loaded
 
 
 def output_path(path: str, suffixes: tuple[str, ...] | None) -> Path:
