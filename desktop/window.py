@@ -330,8 +330,9 @@ class StudioWindow(QMainWindow):
                    "Open your own with File → Open or the model manager.")
         self.demo_badge.setStyleSheet("#demoBadge { background: #b36b00; color: white; border-radius: 8px;"
                                       " padding: 2px 8px; font-weight: bold; }")
-        self.demo_badge.setVisible(False)
-        tb.addWidget(self.demo_badge)
+        # a widget in a toolbar is shown and hidden through its action, not through the widget itself
+        self.demo_badge_action = tb.addWidget(self.demo_badge)
+        self.demo_badge_action.setVisible(False)
         self._refresh_recent()
 
     def _build_status(self) -> None:
@@ -435,7 +436,7 @@ class StudioWindow(QMainWindow):
 
     def _on_changed(self, state: EditState) -> None:
         self._update_title()
-        self.demo_badge.setVisible(bool(state.model and state.model.is_demo))
+        self.demo_badge_action.setVisible(bool(state.model and state.model.is_demo))
         self.request_preview()
 
     def _on_preview(self, result: PreviewResult) -> None:
