@@ -45,3 +45,13 @@ def test_bad_task_lists_and_numbers_are_refused(capsys):
         assert main(["bench", "--device", "cpu", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert err and "\n" not in err
+
+
+def test_batch_task_exports_every_rendered_face_and_reports_stage_busy_time(capsys):
+    code = main(["bench", "--device", "cpu", "--json", "--tasks", "batch"])  # the demo model on a CPU
+    assert code == 0
+    (row,) = json.loads(capsys.readouterr().out)["results"]
+    assert row["task"] == "batch" and row["model"].startswith("demo-faces")
+    assert row["done"] == row["images"] > 0 and row["failed"] == 0, row["first_failure"]
+    assert set(row["stage_seconds"]) == {"decode_align", "invert_render", "encode_write"}
+    assert 0 < row["overlap"] <= 1.5 and row["images_per_minute"] > 0

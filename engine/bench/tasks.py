@@ -10,3 +10,5 @@ register(BenchTask("projector", "one optimisation step at the model's resolution
                    "engine.bench.inversion:run_projector", "engine.bench.inversion:format_projector"))
 register(BenchTask("adapt", "ms per adaptation step + peak memory (MTG+Affine with two random ViT-B CLIPs on CUDA)",
                    "engine.adaptation.bench:run", "engine.adaptation.bench:format_adapt"))
+register(BenchTask("batch", "images/min and busy seconds per stage of a batch export (aligned seed faces, --steps 0)",
+                   "engine.pipeline.batch.bench:run", "engine.pipeline.batch.bench:format_batch"))
