@@ -11,7 +11,6 @@ restores it.
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.pipeline.recipe import DeltaRef, DirectionRef, GeneratorRef, LatentRef, Recipe, SourcePhoto
+from engine.pipeline.recipe_render import file_hint
 
 from .worker.requests import DeltaSpec, DirectionSpec, RenderSpec
 
@@ -100,21 +100,12 @@ class EditState:
             self.strength, self.psi, photo_path=s.photo_path, alignment=s.alignment)
 
 
-def _hint(path: str, relative_to: Path | None) -> str:
-    if relative_to is None:
-        return str(Path(path).resolve())
-    try:
-        return os.path.relpath(Path(path).resolve(), relative_to.resolve())
-    except ValueError:  # another drive on Windows
-        return str(Path(path).resolve())
-
-
 def to_recipe(state: EditState, relative_to: Path | None = None) -> Recipe:
-    """The recipe of ``state``; file hints relative to ``relative_to`` (the export's folder)."""
+    """The recipe of ``state``; file hints relative to the folder of ``relative_to`` (the exported file)."""
     if state.model is None:
         raise ValueError("no model")
     m, s = state.model, state.source
-    gen = GeneratorRef(m.name, m.sha256, m.layout_fingerprint, _hint(m.path, relative_to))
+    gen = GeneratorRef(m.name, m.sha256, m.layout_fingerprint, file_hint(m.path, relative_to))
     if s.w_plus is not None:
         latent = LatentRef("inline", w_plus=s.w_plus.detach().float().cpu().tolist())
     else:
@@ -122,9 +113,9 @@ def to_recipe(state: EditState, relative_to: Path | None = None) -> Recipe:
     source = None
     if s.kind == "photo" and s.photo_sha256:
         source = SourcePhoto(s.photo_sha256, s.alignment, s.face_index, s.inversion)
-    dirs = [DirectionRef(d.name, d.sha256, _hint(d.path, relative_to), d.weight, d.layers, d.style_mix)
+    dirs = [DirectionRef(d.name, d.sha256, file_hint(d.path, relative_to), d.weight, d.layers, d.style_mix)
             for d in state.directions if d.enabled]
-    deltas = [DeltaRef(d.name, d.sha256, _hint(d.path, relative_to), d.weight) for d in state.deltas if d.enabled]
+    deltas = [DeltaRef(d.name, d.sha256, file_hint(d.path, relative_to), d.weight) for d in state.deltas if d.enabled]
     return Recipe(gen, latent, dirs, deltas, strength=state.strength, psi=state.psi,
                   noise_seed=int(s.seed or 0) if s.w_plus is None else 0, paste_back=state.paste_back,
                   source=source)

@@ -214,7 +214,7 @@ def run_self_test(report: str | None = None, device: str | None = None) -> int:
             wait_for(client.jobs_changed, 60, lambda n: n == 0)
             if not export.is_file():
                 raise RuntimeError("export failed")
-            expected = doc.to_recipe(work).to_dict()
+            expected = doc.to_recipe(export).to_dict()
             doc.reset(EditState(model=info, source=Source("seed", 3)))
             mime = QMimeData()
             mime.setUrls([QUrl.fromLocalFile(str(export))])
@@ -222,7 +222,7 @@ def run_self_test(report: str | None = None, device: str | None = None) -> int:
                             Qt.KeyboardModifier.NoModifier)
             window.dropEvent(ev)
             wait_for(client.jobs_changed, 60, lambda n: n == 0)
-            got = doc.to_recipe(work).to_dict()
+            got = doc.to_recipe(export).to_dict()
             if got["latent"] != expected["latent"] or got["directions"] != expected["directions"]:
                 raise RuntimeError("the dropped recipe did not restore the edit")
 

@@ -618,7 +618,7 @@ class StudioWindow(QMainWindow):
         path = Path(path)
         if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
             path = path.with_suffix(".png")
-        recipe_text = self.document.to_recipe(path.parent).dumps()
+        recipe_text = self.document.to_recipe(path).dumps()
 
         def done(out: str) -> None:
             self.library.add_image(out)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.panels.jobs import JobRunner, context_generator
-from desktop.widgets.drops import dropped_paths
+from desktop.widgets.drops import PathDropTarget
 from desktop.widgets.eta import format_duration
 from desktop.widgets.image_view import ImageView
 from desktop.widgets.loss_curve import LossCurve
@@ -108,7 +107,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "domain"
 
 
-class AdaptPanel(QWidget):
+class AdaptPanel(PathDropTarget, QWidget):
     """See the module docstring."""
 
     startRequested = Signal(object)  # AdaptRequest
@@ -309,20 +308,8 @@ class AdaptPanel(QWidget):
         if names:
             self.set_references(names)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_paths(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: ANN001 - Qt event
-        event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = dropped_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.set_references(paths)
+    def paths_dropped(self, paths: list[Path]) -> None:
+        self.set_references(paths)
 
     # ---- running -----------------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -36,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.panels.domain_sources import DOMAIN_SUFFIXES, DomainEntry, known_domains, load_domain_file
-from desktop.widgets.drops import dropped_paths, expand_folders
+from desktop.widgets.drops import PathDropTarget, expand_folders
 from desktop.widgets.message_bar import MessageBar
 from engine.domains.layers import selected_layers, validate_spec
 from engine.errors import UserError
@@ -170,7 +169,7 @@ class DomainRow(QFrame):
             w.setEnabled(s.enabled)
 
 
-class DomainsPanel(QWidget):
+class DomainsPanel(PathDropTarget, QWidget):
     """See the module docstring. ``state()`` is a copy; signals carry keys of :class:`DomainEntry`."""
 
     settingsChanged = Signal(object)  # DomainsState (a copy)
@@ -368,21 +367,7 @@ class DomainsPanel(QWidget):
         if names:
             self.import_paths(names)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_paths(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: ANN001 - Qt event
-        event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = dropped_paths(event.mimeData())
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
+    def paths_dropped(self, paths: list[Path]) -> None:
         self.import_paths(paths)
 
     # ---- internals ---------------------------------------------------------------------------------
