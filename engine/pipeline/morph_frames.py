@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 
 from engine.domains.blendpad import BlendPad, Point
-from engine.domains.morph import weights_along_path, weights_from_keyframes
+from engine.domains.morph import render_frames, weights_along_path, weights_from_keyframes
 from engine.generator import Generator
-from engine.jobs import CancelToken, ProgressFn, check_cancel, report
+from engine.jobs import CancelToken, ProgressFn
 
 from .edit import Edit, render_edit_image
 
@@ -54,13 +54,11 @@ def render_morph(generator: Generator, w_plus: torch.Tensor | int, edit: Edit, w
     """One frame per weight vector: ``edit`` with those direction weights, rendered by
     :func:`~engine.pipeline.edit.render_edit_image` (``size`` and other keyword arguments as there).
 
-    Progress: ``job="morph"``, one step per frame. Cancel is checked before each frame and raises
+    Progress: ``job="morph"``, one step per frame (the frame as ``preview``), through
+    :func:`engine.domains.morph.render_frames`. Cancel is checked before each frame and raises
     :class:`~engine.jobs.Cancelled` (no partial animation is returned).
     """
-    frames: list[Image.Image] = []
-    total = len(weights)
-    for i, ws in enumerate(weights):
-        check_cancel(cancel, "morph")
-        frames.append(render_edit_image(generator, w_plus, edit.with_weights(ws), size=size, **render_kwargs))
-        report(progress, "morph", i + 1, total, f"frame {i + 1} of {total}")
-    return frames
+    def render(ws: Sequence[float]) -> Image.Image:
+        return render_edit_image(generator, w_plus, edit.with_weights(ws), size=size, **render_kwargs)
+
+    return render_frames(weights, render, progress, cancel)
