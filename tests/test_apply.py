@@ -104,7 +104,7 @@ def test_param_deltas_in_a_recipe(tmp_path, rosinality_pt, capsys):
     with torch.no_grad():
         adapted.convs[1].conv.modulation.weight.add_(0.5)
     save_param_delta(make_param_delta(base, adapted, name="adapt"), tmp_path / "adapt.safetensors")
-    from engine.checkpoints.fileinfo import sha256_of
+    from engine.fileio import sha256_of
 
     run_ok(["render", rosinality_pt, "--seed", 1, "--save-recipe", tmp_path / "r.json", "-o", tmp_path / "p.png"],
            capsys)
@@ -209,7 +209,7 @@ def test_direction_cli(tmp_path, capsys):
 
 
 def test_photo_input_inverts_records_source_and_pastes_back(tmp_path, rosinality_pt, capsys):
-    from engine.checkpoints.fileinfo import sha256_of
+    from engine.fileio import sha256_of
 
     styledomain_file(tmp_path / "d.pt", TINY.channels, seed=6)
     run_ok(["render", rosinality_pt, "--seed", 3, "--direction", tmp_path / "d.pt", "--save-recipe",
@@ -238,7 +238,7 @@ def test_photo_input_inverts_records_source_and_pastes_back(tmp_path, rosinality
 
 
 def test_sidecar_latent_and_changed_files(tmp_path, rosinality_pt, capsys):
-    from engine.checkpoints.fileinfo import sha256_of
+    from engine.fileio import sha256_of
 
     styledomain_file(tmp_path / "d.pt", TINY.channels, seed=4)
     run_ok(["render", rosinality_pt, "--seed", 2, "--direction", tmp_path / "d.pt", "--save-recipe",

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from test_batch_helpers import FACES, SAMPLES, aligned_inputs, demo_direction, make_recipe, mixed_folder
 
-from engine.checkpoints.fileinfo import sha256_of
 from engine.cli.main import main
+from engine.fileio import sha256_of
 from engine.jobs import CancelToken
 from engine.pipeline.batch import JOURNAL_NAME, MANIFEST_NAME, run_batch
 from engine.pipeline.png_metadata import TRAINED_ALGORITHMIC_MEDIA, read_png_metadata

@@ -21,7 +21,7 @@ FACES = ["face-seed2.png", "face-seed6.png", "face-seed9.png", "face-seed12.png"
 def make_recipe(path: Path, model: Path = DEMO, direction: Path | None = None, weight: float = 0.8,
                 paste_back: bool = False, size: int | None = None) -> Path:
     """A recipe for ``model`` (optionally with one direction), saved as ``path``."""
-    from engine.checkpoints.fileinfo import sha256_of
+    from engine.fileio import sha256_of
 
     lg = load_generator(model)
     dirs = []

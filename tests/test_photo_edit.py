@@ -13,10 +13,10 @@ from test_directions_helpers import styledomain_file
 
 from engine.alignment import Face, NoFaceFound
 from engine.checkpoints import load_generator
-from engine.checkpoints.fileinfo import sha256_of
 from engine.domains.blend import DirectionTerm
 from engine.domains.direction import load_direction
 from engine.errors import UserError
+from engine.fileio import sha256_of
 from engine.inversion import invert_photo
 from engine.jobs import Cancelled, CancelToken
 from engine.pipeline.edit import Edit, render_edit_image

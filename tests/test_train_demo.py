@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from engine.checkpoints import load_generator
-from engine.checkpoints.fileinfo import sha256_of
+from engine.fileio import sha256_of
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "train_demo.py"
 

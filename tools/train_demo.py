@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from engine.checkpoints import load_native, save_native
-from engine.checkpoints.fileinfo import sha256_of
 from engine.demo_world.faces import FaceParams, render_photo
+from engine.fileio import sha256_of
 from engine.generator import Generator, GeneratorConfig
 from engine.pipeline.seeds import z_batch_from_seeds, z_from_seed
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from PIL import Image
 
 from engine.checkpoints import LoadedGenerator
-from engine.checkpoints.fileinfo import sha256_of
 from engine.errors import FileProblem, UserError
+from engine.fileio import sha256_of
 from engine.resources import demo_model_path, resources_dir
 from engine.stylespace import layout_fingerprint, style_layout
 

@@ -30,8 +30,7 @@ _BLOCK = re.compile(r"^(visual\.)?transformer\.resblocks\.(\d+)\.")
 
 def read_state_dict(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors (+ metadata for safetensors) of a CLIP file; never unpickles code."""
-    from engine.checkpoints.fileinfo import require_file, sniff
-    from engine.fileio import read_safetensors
+    from engine.fileio import read_safetensors, require_file, sniff
 
     p = require_file(path)
     kind = sniff(p)

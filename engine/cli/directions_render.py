@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import argparse
 
-from engine.checkpoints.fileinfo import sha256_of
 from engine.domains.blend import DirectionTerm
 from engine.domains.direction import load_direction
 from engine.domains.layers import HELP as LAYERS_HELP
 from engine.domains.layers import validate_spec
 from engine.domains.param_delta import load_param_delta
 from engine.errors import UserError
+from engine.fileio import sha256_of
 from engine.pipeline.edit import DeltaTerm, Edit
 
 from .arg_types import check_weight, strength_arg

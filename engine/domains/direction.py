@@ -208,7 +208,7 @@ def load_native_direction(path: Path) -> Direction:
 
 def load_direction(path: str | os.PathLike) -> Direction:
     """Any supported direction file: ours (``.safetensors``) or a StyleDomain ``.pt`` (converted on load)."""
-    from engine.checkpoints.fileinfo import require_file, sniff
+    from engine.fileio import require_file, sniff
 
     p = require_file(path)
     kind = sniff(p)

@@ -68,7 +68,7 @@ def save_param_delta(delta: ParamDelta, path: str | os.PathLike) -> None:
 
 
 def load_param_delta(path: str | os.PathLike) -> ParamDelta:
-    from engine.checkpoints.fileinfo import require_file
+    from engine.fileio import require_file
 
     p = require_file(path)
     tensors, meta = read_safetensors(p)

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.checkpoints.errors import ModelFileError
-from engine.checkpoints.fileinfo import require_file
 from engine.checkpoints.rosinality import build_from_state_dict, torch_load_safely
+from engine.fileio import require_file
 from engine.generator import Generator
 from engine.generator.stylegan2 import EqualLinear
 

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from engine.checkpoints.errors import ModelFileError
-from engine.checkpoints.fileinfo import require_file, sniff
 from engine.errors import UserError
+from engine.fileio import require_file, sniff
 from engine.generator import Generator
 from engine.resources import resources_dir
 from engine.stylespace import layout_fingerprint, style_layout

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.checkpoints.errors import ModelFileError
-from engine.checkpoints.fileinfo import require_file
+from engine.fileio import require_file
 from engine.generator.ops import bias_leaky_relu, upfirdn2d
 
 LPIPS_SHIFT = (-0.030, -0.088, -0.188)

@@ -33,8 +33,8 @@ from engine.alignment import (
 )
 from engine.alignment import paste_back as paste_face_back
 from engine.checkpoints import LoadedGenerator
-from engine.checkpoints.fileinfo import sha256_of
 from engine.errors import UserError
+from engine.fileio import sha256_of
 from engine.generator import Generator
 from engine.inversion import DEFAULT_STEPS, InversionResult, LatentEncoder, invert_image
 from engine.inversion.api import resolve_encoder

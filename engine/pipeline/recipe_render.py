@@ -18,11 +18,11 @@ import torch
 from PIL import Image
 
 from engine.checkpoints import LoadedGenerator, load_generator
-from engine.checkpoints.fileinfo import sha256_of
 from engine.domains.blend import DirectionTerm, build_edit
 from engine.domains.direction import Direction, load_direction
 from engine.domains.param_delta import ParamDelta, load_param_delta
 from engine.errors import FileProblem, UserError
+from engine.fileio import sha256_of
 from engine.stylespace import layout_fingerprint, style_layout
 
 from .edit import DeltaTerm, Edit, render_edit_image

@@ -189,7 +189,7 @@ def _sha256_text(text: str) -> str:
 
 def _resolve_encoder(encoder, res):
     """(encoder on the model's device or None, identity string for the manifest)."""
-    from engine.checkpoints.fileinfo import sha256_of
+    from engine.fileio import sha256_of
     from engine.inversion.encoders import find_default_encoder
     from engine.pipeline.photo_edit import resolve_photo_encoder
 
