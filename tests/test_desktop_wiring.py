@@ -1,0 +1,94 @@
+"""The panels inside the studio window, bound to its Document (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytest.importorskip("PySide6")
+
+from desktop.document import Document  # noqa: E402
+from desktop.panels.domain_sources import DomainEntry  # noqa: E402
+from desktop.window import StudioWindow  # noqa: E402
+from desktop.worker.client import WorkerClient  # noqa: E402
+from engine.domains.direction import Direction, save_direction  # noqa: E402
+from engine.stylespace import style_layout, total_channels  # noqa: E402
+from tests.conftest import TINY  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEDOMAIN_HOME", str(tmp_path / "lib"))
+    client = WorkerClient("cpu")
+    client.start()
+    win = StudioWindow(client, Document())
+    win.confirm_close = lambda: True
+    qtbot.addWidget(win)
+    yield win
+    assert client.stop(), "the worker thread did not stop"
+
+
+def _direction(tmp_path, name: str):
+    layout = style_layout(TINY)
+    values = torch.randn(total_channels(layout), generator=torch.Generator().manual_seed(0))
+    for lay in layout:
+        if lay.kind == "torgb":
+            values[lay.offset: lay.offset + lay.channels] = 0
+    path = tmp_path / f"{name}.safetensors"
+    save_direction(Direction(layout, values, name=name), path)
+    return path
+
+
+def _add(window, tmp_path, name: str) -> str:
+    path = _direction(tmp_path, name)
+    key = str(path.resolve())
+    window.panel_binding.domains.add_entries([DomainEntry(key, name, "direction", str(path))])
+    return key
+
+
+def test_panels_are_docked(window):
+    for key in ("domains", "blendPad", "adapt"):
+        assert key in window.panels and window.panels[key].widget() is not None
+
+
+def test_enable_and_slider_drag_is_one_undo_step_and_undo_restores_the_panel(window, tmp_path):
+    key = _add(window, tmp_path, "ink")
+    domains, doc = window.panel_binding.domains, window.document
+    domains.row(key).enable.setChecked(True)
+    assert [d.path for d in doc.state.directions if d.enabled] == [key]
+    steps = doc.undo_stack.count()
+    slider = domains.row(key).weight
+    slider.setSliderDown(True)
+    slider.sliderPressed.emit()
+    for v in (120, 140, 160):
+        slider.setValue(v)
+    slider.setSliderDown(False)
+    slider.sliderReleased.emit()
+    assert doc.state.directions[0].weight == pytest.approx(1.6)
+    assert doc.undo_stack.count() == steps + 1
+    doc.undo_stack.undo()
+    assert doc.state.directions[0].weight == pytest.approx(1.0)
+    assert domains.state().settings[key].weight == pytest.approx(1.0)
+    assert slider.value() == 100
+    doc.undo_stack.undo()
+    assert not domains.state().settings[key].enabled
+
+
+def test_pad_drag_is_one_undo_step(window, tmp_path):
+    keys = [_add(window, tmp_path, n) for n in ("a", "b")]
+    domains, doc = window.panel_binding.domains, window.document
+    for k in keys:
+        domains.row(k).enable.setChecked(True)
+    pad = window.panel_binding.pad.pad
+    assert [a.key for a in pad.anchors()] == keys
+    steps = doc.undo_stack.count()
+    pad.dragStarted.emit("puck")
+    pad.set_puck(0.2, 0.5)
+    pad.set_puck(0.1, 0.5)
+    pad.dragFinished.emit("puck")
+    assert doc.undo_stack.count() == steps + 1
+    w = {d.path: d.weight for d in doc.state.directions}
+    assert w[keys[0]] > 0.8 and w[keys[1]] < 0.2 and doc.state.pad == (0.1, 0.5)
+    assert domains.state().settings[keys[0]].weight == pytest.approx(w[keys[0]])
+    doc.undo_stack.undo()
+    assert doc.state.pad is None
