@@ -92,3 +92,38 @@ def test_pad_drag_is_one_undo_step(window, tmp_path):
     assert domains.state().settings[keys[0]].weight == pytest.approx(w[keys[0]])
     doc.undo_stack.undo()
     assert doc.state.pad is None
+
+
+def _drop(widget, paths) -> None:
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    widget.dropEvent(QDropEvent(QPoint(10, 10).toPointF(), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+
+
+def test_dropped_direction_file_is_added_and_shown_and_a_corrupt_one_changes_nothing(window, qtbot, tmp_path):
+    from engine.checkpoints import load_generator
+    from engine.resources import demo_model_path
+
+    window.open_model(demo_model_path())
+    qtbot.waitUntil(lambda: window.document.state.model is not None, timeout=30_000)
+    layout = style_layout(load_generator(demo_model_path()).generator.config)
+    values = torch.zeros(total_channels(layout))
+    values[:4] = 1.0
+    path = tmp_path / "demo-dir.safetensors"
+    save_direction(Direction(layout, values, name="demo-dir"), path)
+    _drop(window, [path])
+    key = str(path.resolve())
+    qtbot.waitUntil(lambda: bool(window.document.state.directions), timeout=30_000)
+    assert [d.path for d in window.document.state.directions] == [key]
+    assert window.panel_binding.domains.state().settings[key].enabled
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a safetensors file")
+    before = window.document.state
+    with qtbot.waitSignal(window.client.job_failed, timeout=30_000):
+        _drop(window, [bad])
+    assert window.document.state is before
+    assert "broken.safetensors" in window.message_bar.label.text()
