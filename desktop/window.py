@@ -12,13 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSlider,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +35,7 @@ from engine.resources import resources_dir
 
 from .canvas import Canvas
 from .document import Document, EditState, ModelInfo, Source
+from .widgets.message_bar import MessageBar
 from .worker import JobProgress, PreviewResult, WorkerClient, tasks
 
 log = logging.getLogger("desktop.window")
@@ -52,45 +51,6 @@ def _set_names(widget: QWidget, name: str, accessible: str, tip: str) -> None:
     widget.setObjectName(name)
     widget.setAccessibleName(accessible)
     widget.setToolTip(tip)
-
-
-class MessageBar(QFrame):
-    """A non-modal message strip above the canvas; hides itself after a while."""
-
-    shown = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        _set_names(self, "messageBar", "Messages", "Messages from the studio; click x to dismiss")
-        self.label = QLabel(self)
-        self.label.setObjectName("messageText")
-        self.label.setAccessibleName("Message text")
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton(self)
-        _set_names(close, "messageClose", "Dismiss message", "Dismiss this message")
-        close.setText("✕")
-        close.clicked.connect(self.hide)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(10, 4, 4, 4)
-        lay.addWidget(self.label, 1)
-        lay.addWidget(close)
-        self.history: list[str] = []
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.hide)
-        self.hide()
-
-    def show_message(self, text: str, level: str = "info", seconds: float = 10.0) -> None:
-        colours = {"info": "#2b4a6b", "error": "#6b2b2b", "ok": "#2b5b3b"}
-        self.setStyleSheet(f"#messageBar {{ background: {colours.get(level, '#2b4a6b')}; border-radius: 4px; }}"
-                           " #messageText { color: white; }")
-        self.label.setText(text)
-        self.history.append(text)
-        log.info("message (%s): %s", level, text)
-        self.show()
-        self._timer.start(int(seconds * 1000))
-        self.shown.emit(text)
 
 
 class JobBar(QWidget):
@@ -225,7 +185,7 @@ class StudioWindow(QMainWindow):
         central.setObjectName("centralArea")
         lay = QVBoxLayout(central)
         lay.setContentsMargins(6, 6, 6, 6)
-        self.message_bar = MessageBar(central)
+        self.message_bar = MessageBar(central, "messageBar")
         self.canvas = Canvas(central)
         self.split_slider = QSlider(Qt.Orientation.Horizontal, central)
         _set_names(self.split_slider, "compareSplit", "Before/after split",
@@ -399,7 +359,8 @@ class StudioWindow(QMainWindow):
 
     # ---- messages --------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "info") -> None:
-        self.message_bar.show_message(text, level)
+        log.info("message (%s): %s", level, text)
+        self.message_bar.show_message(text, level, 0 if level == "error" else 10_000)
         self.statusBar().showMessage(text, 8000)
 
     # ---- model and previews ----------------------------------------------------------------------

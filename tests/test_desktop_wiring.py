@@ -127,3 +127,12 @@ def test_dropped_direction_file_is_added_and_shown_and_a_corrupt_one_changes_not
         _drop(window, [bad])
     assert window.document.state is before
     assert "broken.safetensors" in window.message_bar.label.text()
+
+
+def test_adapt_domain_created_adds_and_enables_the_domain(window, tmp_path):
+    path = _direction(tmp_path, "adapted")
+    window.panel_binding.adapt.domainCreated.emit(str(path))
+    key = str(path.resolve())
+    assert key in {e.key for e in window.panel_binding.domains.entries()}
+    assert [d.path for d in window.document.state.directions if d.enabled] == [key]
+    assert [a.key for a in window.panel_binding.pad.pad.anchors()] == [key]
