@@ -60,7 +60,7 @@ def test_drop_imports_on_the_worker_and_lists_the_entry(qtbot, settings, gen_fil
         qtbot.waitUntil(lambda: "tiny" in _names(dlg), timeout=20_000)
         assert _user_names(tmp_path) == ["tiny"]
         row = _names(dlg).index("tiny")
-        assert dlg.table.item(row, 0).text() == "generator" and dlg.table.item(row, 4).text() == "test licence"
+        assert dlg.table.item(row, 0).text() == "generator" and dlg.table.item(row, 5).text() == "test licence"
     finally:
         assert client.stop()
 
@@ -90,7 +90,7 @@ def test_verify_reports_a_changed_file_and_remove_removes(qtbot, settings, gen_f
     entry.path.write_bytes(bytes(data))
     dlg.table.selectRow(row)
     dlg.verify()
-    assert dlg.table.item(_names(dlg).index("tiny"), 5).text() == "changed"
+    assert dlg.table.item(_names(dlg).index("tiny"), 4).text() == "changed"
     assert dlg.message.level == "error" and "tiny" in dlg.message.text()
 
     dlg.table.selectRow(_names(dlg).index("tiny"))

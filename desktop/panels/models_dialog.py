@@ -26,7 +26,7 @@ from desktop.widgets.message_bar import MessageBar
 from desktop.worker import library_jobs
 
 PENDING = -1
-COLUMNS = ("Kind", "Name", "Size", "sha256", "Licence", "Status")
+COLUMNS = ("Kind", "Name", "Size", "sha256", "Status", "Licence")
 
 
 def _size(n: int) -> str:
@@ -71,6 +71,7 @@ class ModelManagerDialog(PathDropTarget, QDialog):
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
         self.table.setToolTip("The model library; drop generator, encoder, CLIP, landmark or VGG files here")
         self.progress = QProgressBar(self)
         self.progress.setObjectName("modelsProgress")
@@ -182,10 +183,10 @@ class ModelManagerDialog(PathDropTarget, QDialog):
             lic = e.licence or ("(none given)" if not e.read_only else "")
             origin = f" (converted from {e.source_format})" if e.source_sha256 else ""
             values = (e.kind, e.name + (" (built-in)" if e.read_only else ""), _size(e.size),
-                      e.sha256[:12], lic, status)
+                      e.sha256[:12], status, lic if len(lic) <= 70 else lic[:69] + "…")
             for c, v in enumerate(values):
                 item = QTableWidgetItem(v)
-                item.setToolTip(f"{e.path}{origin}\nsha256 {e.sha256}\n{'; '.join(e.notes)}".strip())
+                item.setToolTip(f"{e.path}{origin}\nsha256 {e.sha256}\nlicence: {lic}\n{'; '.join(e.notes)}".strip())
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
         if notices:
