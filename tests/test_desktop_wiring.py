@@ -136,3 +136,35 @@ def test_adapt_domain_created_adds_and_enables_the_domain(window, tmp_path):
     assert key in {e.key for e in window.panel_binding.domains.entries()}
     assert [d.path for d in window.document.state.directions if d.enabled] == [key]
     assert [a.key for a in window.panel_binding.pad.pad.anchors()] == [key]
+
+
+def test_morph_export_runs_on_the_worker_and_writes_the_animation(window, qtbot, tmp_path):
+    from engine.checkpoints import load_generator
+    from engine.resources import demo_model_path
+
+    window.open_model(demo_model_path())
+    qtbot.waitUntil(lambda: window.document.state.model is not None, timeout=30_000)
+    layout = style_layout(load_generator(demo_model_path()).generator.config)
+    keys = []
+    for i in range(2):
+        values = torch.zeros(total_channels(layout))
+        values[i * 8:(i + 1) * 8] = 3.0
+        path = tmp_path / f"m{i}.safetensors"
+        save_direction(Direction(layout, values, name=f"m{i}"), path)
+        keys.append(str(path.resolve()))
+        window.panel_binding.domains.add_entries([DomainEntry(keys[-1], f"m{i}", "direction", str(path))])
+        window.panel_binding.domains.row(keys[-1]).enable.setChecked(True)
+    panel = window.panel_binding.pad
+    panel.frames.setValue(3)
+    panel.pad.start_recording()
+    panel.pad.set_puck(0.0, 0.5)
+    panel.pad.set_puck(1.0, 0.5)
+    panel.pad.stop_recording()
+    out = tmp_path / "morph.gif"
+    with qtbot.waitSignal(window.client.job_finished, timeout=60_000,
+                          check_params_cb=lambda _i, r: r == str(out)):
+        assert panel.request_export(str(out)) is not None
+    from PIL import Image
+
+    with Image.open(out) as im:
+        assert im.n_frames == 3

@@ -52,6 +52,7 @@ class PanelBinding(QObject):
         w.dragFinished.connect(self._pad_finished)
         w.puckMoved.connect(lambda _x, _y: self._pad_moved())
         w.anchorMoved.connect(lambda _k, _x, _y: self._pad_moved())
+        pad.morphExportRequested.connect(self.export_morph)
         d.directions_changed.connect(lambda _v: self.show_document())
         d.deltas_changed.connect(lambda _v: self.show_document())
         d.strength_changed.connect(lambda _v: self.show_document())
@@ -143,6 +144,18 @@ class PanelBinding(QObject):
             return style_layout(ctx.store.generator(path).generator.config)
 
         self.window.client.submit("Read model layout", layout_job, on_done=self.domains.set_model_layout)
+
+    def export_morph(self, request: Any) -> int | None:
+        """Render the pad's recorded path as an animation on the worker (progress in the job bar)."""
+        from desktop.panels.morph_export import morph_job
+
+        spec = self.doc.state.render_spec()
+        if spec is None:
+            self.window.show_message("Open a model before exporting a morph.", "error")
+            return None
+        return self.window.client.submit(
+            f"Morph {len(request.path)} points -> {request.frames} frames", morph_job(spec, request),
+            on_done=lambda out: self.window.show_message(f"Exported the morph animation {out}", "ok"))
 
     def add_created_domain(self, path: str) -> None:
         """A domain the Adapt panel made: list it and enable it (one undo step)."""
