@@ -114,3 +114,34 @@ def test_built_ins_cannot_be_removed_and_generators_can_be_opened(qtbot, setting
     assert not dlg.btn_remove.isEnabled() and dlg.btn_open.isEnabled()
     dlg.btn_open.click()
     assert opened == [dlg.entries[row].path]
+
+
+def test_cancelled_verify_changes_nothing_and_frees_the_dialog(qtbot, settings):
+    runner = InlineRunner()
+    dlg = ModelManagerDialog(runner, settings)
+    qtbot.addWidget(dlg)
+    runner.cancel_after = 1
+    dlg.verify()  # every entry: the shipped files are several chunks
+    assert dlg._job is None and dlg.btn_verify.isEnabled() and not dlg.btn_cancel.isEnabled()
+    assert "Cancelled" in dlg.message.text() and "verified" not in dlg.statuses.values()
+
+
+def test_install_adds_tools_actions_to_the_window(qtbot, settings):
+    from desktop.document import Document
+    from desktop.panels.models_dialog import install_model_manager
+    from desktop.panels.settings_dialog import install_settings
+    from desktop.window import StudioWindow
+
+    client = WorkerClient("cpu")
+    client.start()
+    try:
+        win = StudioWindow(client, Document(), settings)
+        win.confirm_close = lambda: True
+        qtbot.addWidget(win)
+        models, prefs = install_model_manager(win), install_settings(win)
+        assert models.shortcut().toString() == "Ctrl+M" and prefs.shortcut().toString() == "Ctrl+,"
+        models.trigger()
+        assert win.model_manager.isVisible() and not win.model_manager.isModal()
+        qtbot.waitUntil(lambda: win.model_manager._job is None, timeout=20_000)
+    finally:
+        assert client.stop()

@@ -98,6 +98,9 @@ class ModelManagerDialog(PathDropTarget, QDialog):
         progress = getattr(runner, "job_progress", None)
         if progress is not None:
             progress.connect(self._on_progress)
+        cancelled = getattr(runner, "job_cancelled", None)
+        if cancelled is not None:
+            cancelled.connect(self._on_cancelled)
         self.resize(900, 420)
         self.refresh()
 
@@ -144,10 +147,11 @@ class ModelManagerDialog(PathDropTarget, QDialog):
         job = self.runner.submit(name, fn, on_done=done, on_error=failed)
         if self._job == PENDING:
             self._job = job
-            cancelled = getattr(self.runner, "job_cancelled", None)
-            if cancelled is not None:
-                cancelled.connect(lambda jid: self._finish(cancelled_job=True) if jid == job == self._job else None)
         self._update_buttons()
+
+    def _on_cancelled(self, job_id: int) -> None:
+        if self._job is not None and (job_id == self._job or self._job == PENDING):
+            self._finish(cancelled_job=True)
 
     def _finish(self, cancelled_job: bool = False) -> None:
         self._job = None
