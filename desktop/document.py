@@ -116,9 +116,18 @@ def to_recipe(state: EditState, relative_to: Path | None = None) -> Recipe:
     dirs = [DirectionRef(d.name, d.sha256, file_hint(d.path, relative_to), d.weight, d.layers, d.style_mix)
             for d in state.directions if d.enabled]
     deltas = [DeltaRef(d.name, d.sha256, file_hint(d.path, relative_to), d.weight) for d in state.deltas if d.enabled]
+    studio = None if state.pad is None else {"pad": {"puck": [float(state.pad[0]), float(state.pad[1])]}}
     return Recipe(gen, latent, dirs, deltas, strength=state.strength, psi=state.psi,
                   noise_seed=int(s.seed or 0) if s.w_plus is None else 0, paste_back=state.paste_back,
-                  source=source)
+                  source=source, studio=studio)
+
+
+def pad_from_recipe(recipe: Recipe) -> tuple[float, float] | None:
+    """The blend-pad puck stored in a recipe's ``studio`` field (None when absent or malformed)."""
+    puck = ((recipe.studio or {}).get("pad") or {}).get("puck") if isinstance(recipe.studio, dict) else None
+    if not isinstance(puck, list) or len(puck) != 2 or not all(isinstance(v, (int, float)) for v in puck):
+        return None
+    return (min(1.0, max(0.0, float(puck[0]))), min(1.0, max(0.0, float(puck[1]))))
 
 
 class _StateCommand(QUndoCommand):

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from engine.resources import resources_dir
 
 from .canvas import Canvas
-from .document import Document, EditState, ModelInfo, Source
+from .document import Document, EditState, ModelInfo, Source, pad_from_recipe
 from .widgets.message_bar import MessageBar
 from .worker import JobProgress, PreviewResult, WorkerClient, tasks
 
@@ -151,6 +151,20 @@ def images_in(folder: Path) -> tuple[list[Path], int]:
             else:
                 other += 1
     return found, other
+
+
+def _with_recipe_pad(job, path: str | Path):
+    """Wrap a restore job so that the restored state also gets the blend-pad puck stored in the recipe."""
+
+    def wrapped(ctx):
+        result = job(ctx)
+        if isinstance(result, EditState):
+            return replace(result, pad=pad_from_recipe(tasks.read_recipe_file(str(path))))
+        if isinstance(result, tuple) and result and result[0] == "recipe":
+            return "recipe", replace(result[1], pad=pad_from_recipe(tasks.read_recipe_file(str(path))))
+        return result
+
+    return wrapped
 
 
 class StudioWindow(QMainWindow):
@@ -527,11 +541,12 @@ class StudioWindow(QMainWindow):
                 self.library.add_image(path)
                 self._add_recent(str(path))
 
-        return self.client.submit(f"Open {path.name}", tasks.open_image(str(path), model.path if model else None),
+        return self.client.submit(f"Open {path.name}",
+                                  _with_recipe_pad(tasks.open_image(str(path), model.path if model else None), path),
                                   on_done=done)
 
     def restore_recipe(self, path: str | Path) -> int:
-        return self.client.submit(f"Restore {Path(path).name}", tasks.restore_recipe(str(path)),
+        return self.client.submit(f"Restore {Path(path).name}", _with_recipe_pad(tasks.restore_recipe(str(path)), path),
                                   on_done=lambda st: self._apply_restored(st, Path(path)))
 
     def _apply_restored(self, state: EditState, path: Path) -> None:

@@ -168,3 +168,19 @@ def test_morph_export_runs_on_the_worker_and_writes_the_animation(window, qtbot,
 
     with Image.open(out) as im:
         assert im.n_frames == 3
+
+
+def test_pad_position_round_trips_through_export_and_recipe_drop(window, qtbot, tmp_path):
+    from engine.resources import demo_model_path
+
+    window.open_model(demo_model_path())
+    qtbot.waitUntil(lambda: window.document.state.model is not None, timeout=30_000)
+    window.document.set_pad((0.25, 0.75))
+    out = tmp_path / "export.png"
+    done = []
+    window.export_to(out, on_done=done.append)
+    qtbot.waitUntil(lambda: bool(done), timeout=30_000)
+    window.document.set_pad((0.9, 0.1))
+    _drop(window, [out])
+    qtbot.waitUntil(lambda: window.document.state.pad == (0.25, 0.75), timeout=30_000)
+    assert window.panel_binding.pad.pad.puck() == (0.25, 0.75)

@@ -57,6 +57,7 @@ class PanelBinding(QObject):
         d.deltas_changed.connect(lambda _v: self.show_document())
         d.strength_changed.connect(lambda _v: self.show_document())
         d.model_changed.connect(self._model_changed)
+        d.pad_changed.connect(self._show_pad)
         adapt.set_runner(window.client)
         adapt.domainCreated.connect(self.add_created_domain)
         self.show_document()
@@ -128,6 +129,10 @@ class PanelBinding(QObject):
                 setting.layers = getattr(s, "layers", setting.layers)
         ds.strength = st.strength
         self.domains.set_state(ds)
+
+    def _show_pad(self, pad: Any) -> None:
+        if not self._pad_drag:
+            self.pad.pad.set_puck(*(pad or (0.5, 0.5)))
 
     def _model_changed(self, info: Any) -> None:
         self.adapt.model_path = info.path if info is not None else None

@@ -14,6 +14,7 @@ Version 1 (``{"format": "styledomain.recipe", "version": 1, ...}``)::
     strength     global direction strength
     noise        {mode: const|random|none, seed}                 seed feeds torch.Generator for "random"
     output       {size: null|int, paste_back: bool}
+    studio       optional object: front-end state (the studio's blend-pad position); kept, ignored by the engine
 
 An unknown version or format is an error (never guessed); unknown keys are errors too. Files are
 referenced by sha256 and name; the file field is only a hint where to look.
@@ -100,6 +101,7 @@ class Recipe:
     size: int | None = None
     paste_back: bool = False
     source: SourcePhoto | None = None
+    studio: dict | None = None
 
     # ---- serialisation ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -110,7 +112,7 @@ class Recipe:
             lat["w_plus"] = self.latent.w_plus
         else:
             lat.update(file=self.latent.file, sha256=self.latent.sha256)
-        return {
+        out = {
             "format": FORMAT_NAME, "version": RECIPE_VERSION,
             "generator": vars(self.generator).copy(),
             "source": None if self.source is None else vars(self.source).copy(),
@@ -122,6 +124,9 @@ class Recipe:
             "noise": {"mode": self.noise_mode, "seed": self.noise_seed},
             "output": {"size": self.size, "paste_back": self.paste_back},
         }
+        if self.studio is not None:
+            out["studio"] = self.studio
+        return out
 
     def dumps(self, indent: int | None = None) -> str:
         """Canonical JSON (sorted keys); floats round-trip exactly."""
@@ -199,7 +204,7 @@ class _Parser:
         if version != RECIPE_VERSION:
             self.fail(f"recipe version {version!r} is not supported (this program reads version {RECIPE_VERSION})")
         top = {"format", "version", "generator", "latent", "truncation", "directions", "param_deltas",
-               "strength", "noise", "output", "source"}
+               "strength", "noise", "output", "source", "studio"}
         self.obj(d, "recipe", {"format", "version", "generator", "latent"}, top)
         g = self.obj(d["generator"], "generator", {"name", "sha256", "layout_fingerprint"}, {"file"})
         gen = GeneratorRef(self.str_(g["name"], "generator.name"), self.str_(g["sha256"], "generator.sha256"),
@@ -231,7 +236,13 @@ class _Parser:
             noise_mode=mode, noise_seed=self.int_(noise.get("seed", 0), "noise.seed", lo=0,
                                                   hi=validation.NOISE_SEED_MAX),
             size=size, paste_back=paste, source=self.source(d.get("source")),
+            studio=self.studio(d.get("studio")),
         )
+
+    def studio(self, d) -> dict | None:
+        if d is not None and not isinstance(d, dict):
+            self.fail("studio must be an object or null")
+        return d
 
     def latent(self, d) -> LatentRef:
         if not isinstance(d, dict) or d.get("kind") not in LATENT_KINDS:
