@@ -163,3 +163,16 @@ def test_bad_drops_give_a_message_and_change_nothing(panel, tmp_path):
     assert "junk.safetensors" in failures[0]
     assert "notes.txt" in failures[1]
     assert "does not fit this model" in failures[2]
+
+
+def test_model_layout_flags_domains_made_for_another_model(panel, tmp_path):
+    from desktop.panels.domain_sources import load_domain_file
+
+    fits = load_domain_file(_direction(tmp_path, "fits"))
+    other = load_domain_file(_direction(tmp_path, "other", OTHER))
+    panel.add_entries([fits, other])
+    assert panel.row(fits.key).enable.isEnabled()
+    assert not panel.row(other.key).enable.isEnabled()
+    assert panel.row(other.key).badge.text() == "other model"
+    panel.set_model_layout(style_layout(OTHER))
+    assert panel.row(other.key).enable.isEnabled() and not panel.row(fits.key).enable.isEnabled()

@@ -267,8 +267,21 @@ class DomainsPanel(PathDropTarget, QWidget):
         return self._rows[key]
 
     def set_model_layout(self, layout: list[StyleLayer] | None) -> None:
-        """The current model's layer table: drops are checked against it; layer ranges validated on it."""
+        """The current model's layer table: drops are checked against it; layer ranges validated on it.
+        Rows made for another layer table are flagged and cannot be enabled."""
         self._layout = layout
+        for row in self._rows.values():
+            self._flag_fit(row)
+
+    def _flag_fit(self, row: DomainRow) -> None:
+        from engine.stylespace import layout_fingerprint
+
+        fp = row.entry.fingerprint
+        misfit = self._layout is not None and bool(fp) and fp != layout_fingerprint(self._layout)
+        row.enable.setEnabled(not misfit or row.enable.isChecked())
+        row.badge.setText("other model" if misfit else row.entry.origin)
+        row.badge.setToolTip("Made for another model's layer table: it cannot be used with this model"
+                             if misfit else "Where this domain comes from")
 
     def rescan(self) -> None:
         """Add the shipped and library domains not listed yet (problems go to the message bar)."""
@@ -286,6 +299,7 @@ class DomainsPanel(PathDropTarget, QWidget):
             setting = self._state.settings.setdefault(e.key, DomainSetting(enabled=enable))
             row = DomainRow(e, setting, self.rows_box)
             self._rows[e.key] = row
+            self._flag_fit(row)
             self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
             self._connect_row(e.key, row)
         self.empty_label.setVisible(not self._entries)
