@@ -24,20 +24,88 @@ def versions() -> dict[str, str]:
             "pyside6": PySide6.__version__, "qt": PySide6.QtCore.qVersion()}
 
 
-def configure_device(requested: str | None) -> str:
-    """The engine's device/thread policy, called once at start; returns the device name to use."""
-    from engine import device as engine_device
+#: QSettings keys (organisation "StyleDomain", application "Studio") that :func:`configure_device` and
+#: :func:`configure_precision` read; the settings dialog writes them. Values are strings.
+SETTINGS_KEYS: dict[str, str] = {
+    "device": "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps; default auto",
+    "precision": "preview precision: fp32 (default), fp16 or bf16 (CUDA; bf16 also on CPUs with native bf16); "
+                 "exports always render in fp32",
+}
+DEVICE_KEY = "device"
+PRECISION_KEY = "precision"
 
-    configure = getattr(engine_device, "configure_runtime", None)
-    if configure is not None:
+
+def _setting(settings, key: str) -> str | None:
+    """A QSettings string value, lower-cased and stripped; None when unset or empty."""
+    if settings is None:
+        return None
+    value = settings.value(key, None)
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return text or None
+
+
+def model_size_hint(path: str | Path | None) -> int | None:
+    """The output size of a StyleDomain ``.safetensors`` generator, read from its JSON header only
+    (no tensors); None for other formats or an unreadable file."""
+    import json
+    import struct
+
+    if path is None or Path(path).suffix.lower() != ".safetensors":
+        return None
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if not 0 < n <= 1 << 24:
+                return None
+            header = json.loads(f.read(n))
+        return int(json.loads(header["__metadata__"]["config"])["size"])
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None
+
+
+def configure_device(requested: str | None = None, settings=None, *, model_size: int | None = None) -> str:
+    """The engine's device/thread policy, applied once at start (before the worker starts); returns the device.
+
+    ``requested`` (the ``--device`` flag) wins and a bad value raises :class:`engine.errors.UserError`;
+    otherwise the ``device`` key of ``settings`` (a QSettings, see :data:`SETTINGS_KEYS`) is used, and a
+    saved device that is unknown or no longer available falls back to auto with a logged warning.
+    ``model_size``: the first model's size, for :func:`engine.device.threads_for` (one intra-op thread
+    for small models on the CPU, which also leaves the GUI thread a core).
+    """
+    from engine import device as engine_device
+    from engine.errors import UserError
+
+    choice = requested.strip().lower() if isinstance(requested, str) and requested.strip() else None
+    if choice is None:
+        saved = _setting(settings, DEVICE_KEY)
         try:
-            result = configure(requested)
-        except TypeError:
-            result = configure()
-        dev = getattr(result, "device", result)
-        if dev is not None and not isinstance(dev, (dict, tuple)):
-            return str(dev)
-    return str(engine_device.pick_device(requested))
+            dev = engine_device.pick_device(saved)
+        except UserError as exc:
+            log.warning("settings: %s; using auto", exc)
+            dev = engine_device.pick_device(None)
+    else:
+        dev = engine_device.pick_device(choice)
+    threads = engine_device.threads_for(dev, model_size) if model_size else None
+    return str(engine_device.configure_runtime(str(dev), threads=threads))
+
+
+def configure_precision(settings, device: str) -> str:
+    """The preview precision from ``settings`` (key ``precision``), fp32 when unset or unsupported on
+    ``device`` (logged)."""
+    import torch
+
+    from engine.device import pick_dtype
+    from engine.errors import UserError
+
+    name = _setting(settings, PRECISION_KEY) or "fp32"
+    try:
+        pick_dtype(name, torch.device(device))
+    except (UserError, RuntimeError) as exc:
+        log.warning("settings: %s; previews use fp32", exc)
+        return "fp32"
+    return name
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -77,11 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     settings = QSettings("StyleDomain", "Studio")
-    try:
-        device = configure_device(args.device or settings.value("device", "auto"))
-    except UserError as exc:
-        print(f"styledomain-studio: {exc}", file=sys.stderr)
-        return 2
     model = Path(args.model) if args.model else demo_model_path()
     if model is None:
         print("styledomain-studio: no model given and the demo model is missing from resources/models/",
@@ -90,8 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     if not model.is_file():
         print(f"styledomain-studio: {model}: file not found", file=sys.stderr)
         return 2
-    log.info("starting on %s with %s (log %s)", device, model, log_path)
-    client = WorkerClient(device)
+    try:
+        device = configure_device(args.device, settings, model_size=model_size_hint(model))
+    except UserError as exc:
+        print(f"styledomain-studio: {exc}", file=sys.stderr)
+        return 2
+    precision = configure_precision(settings, device)
+    log.info("starting on %s (%s previews) with %s (log %s)", device, precision, model, log_path)
+    client = WorkerClient(device, precision=precision)
     client.start()
     doc = Document()
     window = StudioWindow(client, doc, settings)

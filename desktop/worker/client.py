@@ -41,7 +41,7 @@ class WorkerClient(QObject):
     notice = Signal(str)
     error = Signal(str)  # any failure, one line, for the non-modal message bar
 
-    def __init__(self, device: str = "cpu", parent: QObject | None = None) -> None:
+    def __init__(self, device: str = "cpu", parent: QObject | None = None, *, precision: str = "fp32") -> None:
         super().__init__(parent)
         self._ids = itertools.count(1)
         self._latest_preview = 0
@@ -49,9 +49,10 @@ class WorkerClient(QObject):
         self._jobs: dict[int, Job] = {}
         self._callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
         self.device = device
+        self.precision = precision
         self.thread = QThread()
         self.thread.setObjectName("styledomain-worker")
-        self.worker = Worker(device)
+        self.worker = Worker(device, precision)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run_loop)
         q = Qt.ConnectionType.QueuedConnection
@@ -73,15 +74,21 @@ class WorkerClient(QObject):
             self.thread.start()
 
     def stop(self, timeout_ms: int = 10000) -> bool:
-        """Cancel every job, stop the loop and join the thread; True when it ended in time."""
+        """Cancel every queued and running job, stop the loop and join the thread.
+
+        A running job ends at its next step (engine jobs check their token at least once per step), so
+        this returns within one step; True when the thread ended within ``timeout_ms``. On False the
+        thread is still running (a job that never checks its token) and ``stop`` may be called again.
+        """
         if not self._started:
             return True
         self.worker.stop()
         ok = self.thread.wait(timeout_ms)
         if not ok:
             log.error("worker thread did not stop within %d ms", timeout_ms)
+            return False
         self._started = False
-        return ok
+        return True
 
     def is_running(self) -> bool:
         return self.thread.isRunning()

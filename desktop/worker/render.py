@@ -15,9 +15,11 @@ from .requests import RenderSpec
 from .store import ModelStore
 
 
-def render_spec(store: ModelStore, spec: RenderSpec, max_resolution: int | None = None) -> Image.Image:
+def render_spec(store: ModelStore, spec: RenderSpec, max_resolution: int | None = None,
+                precision: str = "fp32") -> Image.Image:
     """The edited image at ``max_resolution`` (an early-exit synthesis resolution; None = full size),
-    through :func:`engine.pipeline.edit.render_edit`."""
+    through :func:`engine.pipeline.edit.render_edit` (``precision``: fp32, or fp16/bf16 previews where the
+    device supports them)."""
     gen = store.generator(spec.model_path).generator
     terms = tuple(DirectionTerm(store.direction(d.path), d.weight, d.layers, d.path, d.style_mix)
                   for d in spec.directions)
@@ -26,7 +28,8 @@ def render_spec(store: ModelStore, spec: RenderSpec, max_resolution: int | None 
     latent = int(spec.seed or 0) if spec.w_plus is None else spec.w_plus
     size = max_resolution if max_resolution in gen.config.resolutions else None
     with torch.no_grad():
-        img = render_edit(gen, latent, edit, size=size, noise_mode=spec.noise_mode, noise_seed=spec.noise_seed)
+        img = render_edit(gen, latent, edit, size=size, noise_mode=spec.noise_mode, noise_seed=spec.noise_seed,
+                          precision=precision)
     return to_pil(img[:1].float().cpu())
 
 

@@ -33,6 +33,8 @@ log = logging.getLogger("desktop.worker")
 
 #: progress reaches the GUI at most this often (seconds)
 PROGRESS_INTERVAL_S = 0.05
+#: the name of the worker thread (logs, ``threading.enumerate()`` while it runs)
+THREAD_NAME = "styledomain-worker"
 
 JobFn = Callable[["JobContext"], Any]
 
@@ -40,6 +42,12 @@ JobFn = Callable[["JobContext"], Any]
 def is_oom(exc: BaseException) -> bool:
     oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", RuntimeError)
     return isinstance(exc, oom) or "out of memory" in str(exc).lower()
+
+
+def oom_message(what: str, device: str) -> str:
+    """The one-line message the user sees when the device ran out of memory (after memory was freed)."""
+    return (f"{what}: out of memory on {device}. Memory was freed; close other programs, use a smaller model "
+            "or preview size, or choose the CPU in Settings.")
 
 
 def describe_error(exc: BaseException) -> str:
@@ -132,9 +140,10 @@ class Worker(QObject):
     notice = Signal(str)
     stopped = Signal()
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", precision: str = "fp32") -> None:
         super().__init__()
         self.store = ModelStore(device)
+        self.precision = precision  # previews only; exports always render in fp32
         self.slot: LatestSlot[PreviewRequest] = LatestSlot()
         self._jobs: collections.deque[Job] = collections.deque()
         self._cond = threading.Condition()
@@ -142,6 +151,7 @@ class Worker(QObject):
         self._current: Job | None = None
         self._drafts: dict[str, AdaptiveDraftSize] = {}
         self._before_cache: tuple[tuple, int, Any] | None = None
+        self._last_resolution: int | None = None
 
     # ---- called from any thread -----------------------------------------------------------------
     def submit_preview(self, request: PreviewRequest) -> None:
@@ -175,6 +185,15 @@ class Worker(QObject):
     # ---- worker thread ----------------------------------------------------------------------------
     @Slot()
     def run_loop(self) -> None:
+        me = threading.current_thread()
+        me.name = THREAD_NAME
+        try:
+            self._loop()
+        finally:
+            self.stopped.emit()
+            _forget_foreign_thread(me)
+
+    def _loop(self) -> None:
         log.info("worker started on %s", self.store.device)
         while True:
             with self._cond:
@@ -198,7 +217,6 @@ class Worker(QObject):
         for job in dropped:
             self.job_cancelled.emit(job.id)
         log.info("worker stopped")
-        self.stopped.emit()
 
     def _run_job(self, job: Job) -> None:
         if job.cancel.cancelled:
@@ -215,8 +233,7 @@ class Worker(QObject):
         except Exception as exc:
             if is_oom(exc):
                 self.store.free()
-                msg = (f"{job.name}: out of memory on {self.store.device}; memory was freed. Try a smaller size, "
-                       "or choose the CPU in Settings.")
+                msg = oom_message(job.name, self.store.device)
             else:
                 msg = f"{job.name}: {describe_error(exc)}"
             if not isinstance(exc, UserError):
@@ -255,42 +272,47 @@ class Worker(QObject):
         self.preview_ready.emit(result)
 
     def _retry_after_oom(self, req: PreviewRequest) -> PreviewResult | None:
+        """Free memory and render once more one size smaller; a second failure becomes a clear message."""
+        failed = self._last_resolution
+        log.warning("out of memory rendering a %s px preview on %s", failed, self.store.device)
         self.store.free()
         try:
-            res = self._render_preview(req, force_draft=True)
-            self.notice.emit("Out of memory: memory was freed and a smaller preview rendered.")
-            return res
+            gen = self.store.generator(req.spec.model_path).generator
+            sizes = [r for r in gen.config.resolutions if r >= 8] or list(gen.config.resolutions)
+            smaller = max([r for r in sizes if failed is None or r < failed] or [sizes[0]])
+            if req.draft and failed is not None:
+                self.draft_size(req.spec.model_path).record(failed, float("inf"))  # a ceiling for a while
+            result = self._render_preview(req, resolution=smaller)
         except Exception as exc:
-            if is_oom(exc) and self.store.device != "cpu":
-                self.store.move_to("cpu")
-                self.notice.emit("Out of GPU memory twice: the studio now renders on the CPU.")
-                try:
-                    return self._render_preview(req)
-                except Exception as exc2:
-                    exc = exc2
-            self.preview_failed.emit(req.id, describe_error(exc))
+            if not is_oom(exc):
+                log.error("preview failed after freeing memory:\n%s", traceback.format_exc())
+                self.preview_failed.emit(req.id, describe_error(exc))
+                return None
+            self.store.free()
+            self.preview_failed.emit(req.id, oom_message("Preview", self.store.device))
             return None
+        result.notes.append(f"out of memory at {failed} px: memory was freed and the preview rendered at "
+                            f"{result.resolution} px")
+        self.notice.emit(f"Out of memory: memory was freed and the preview rendered at {result.resolution} px.")
+        return result
 
-    def _render_preview(self, req: PreviewRequest, force_draft: bool = False) -> PreviewResult:
+    def _render_preview(self, req: PreviewRequest, resolution: int | None = None) -> PreviewResult:
+        """Render ``req`` at ``resolution`` (default: the adaptive draft size, or full size); one frame's
+        whole time (edit, "before" image, paste-back) feeds the draft-size policy."""
         spec = req.spec
         gen = self.store.generator(spec.model_path).generator
-        draft = req.draft or force_draft
-        sizer = self.draft_size(spec.model_path) if draft else None
-        res = sizer.pick() if sizer else gen.config.size
-        if force_draft:
-            res = gen.config.resolutions[max(0, gen.config.resolutions.index(res) - 1)]
+        sizer = self.draft_size(spec.model_path) if req.draft else None
+        res = resolution or (sizer.pick() if sizer else gen.config.size)
+        self._last_resolution = res
         t0 = time.perf_counter()
-        image = render_spec(self.store, spec, res)
-        seconds = time.perf_counter() - t0
-        if sizer is not None:
-            sizer.record(res, seconds)
+        image = render_spec(self.store, spec, res, precision=self.precision)
         before = None
         if req.want_before:
             key = spec.latent_key()
             if self._before_cache and self._before_cache[0] == key and self._before_cache[1] == res:
                 before = self._before_cache[2]
             else:
-                before = render_spec(self.store, spec.without_edit(), res)
+                before = render_spec(self.store, spec.without_edit(), res, precision=self.precision)
                 self._before_cache = (key, res, before)
         pasted = False
         if req.paste_back:
@@ -299,5 +321,21 @@ class Worker(QObject):
                 image, pasted = full, True
                 if before is not None:
                     before = paste_into_photo(self.store, spec, before)
-        return PreviewResult(req.id, pil_to_qimage(image), None if before is None else pil_to_qimage(before),
-                             res, draft, seconds, pasted)
+        result = PreviewResult(req.id, pil_to_qimage(image), None if before is None else pil_to_qimage(before),
+                               res, req.draft or resolution is not None, 0.0, pasted)
+        result.seconds = time.perf_counter() - t0
+        if sizer is not None and resolution is None:
+            sizer.record(res, result.seconds)
+        return result
+
+
+def _forget_foreign_thread(thread: threading.Thread) -> None:
+    """Drop the placeholder ``threading`` keeps for a thread it did not start (a QThread).
+
+    Python (before 3.13) never removes such a ``_DummyThread`` from ``threading.enumerate()``, so an
+    ended worker thread would look alive forever; call this as the last thing on that thread.
+    """
+    if not isinstance(thread, threading._DummyThread):  # type: ignore[attr-defined]
+        return
+    with threading._active_limbo_lock:  # type: ignore[attr-defined]
+        threading._active.pop(threading.get_ident(), None)  # type: ignore[attr-defined]
