@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 MAX_STALL_MS = 100.0
+ADAPT_STEPS = 20
 
 
 class StallProbe:
@@ -182,24 +183,19 @@ def run_self_test(report: str | None = None, device: str | None = None) -> int:
 
         step(f"invert {sample.name}", invert)
 
-        def projector_steps() -> None:
-            from .worker import JobContext
+        def adaptation_steps() -> None:
+            from .panels.adapt import AdaptRequest, adapt_job
 
-            def job(ctx: JobContext) -> int:
-                from engine.inversion.api import image_to_tensor
-                from engine.inversion.projector import ProjectionSettings, project
-                from engine.photo import load_photo
-
-                gen = ctx.store.generator(model).generator
-                target = image_to_tensor(load_photo(sample), gen.config.size)
-                project(gen, target, settings=ProjectionSettings(steps=20), progress=ctx.progress, cancel=ctx.cancel)
-                return 20
-
+            reference = resources_dir() / "samples" / "face-seed0-sketch.png"
+            out = work / "selftest-adapted.safetensors"
+            req = AdaptRequest([str(reference)], steps=ADAPT_STEPS, name="selftest", output=str(out),
+                               preview_every=10, aligned=True, invert_steps=10)
             probe.max_stall_ms = 0.0
-            run_job(client, "projector", job)
+            summary = run_job(client, "adapt", adapt_job(req, model))
+            if summary.get("steps_done") != ADAPT_STEPS or not out.is_file():
+                raise RuntimeError(f"adaptation ended early: {summary}")
 
-        step("20 projector steps on the worker (stand-in: the studio does not yet call the adaptation engine)",
-             projector_steps)
+        step(f"{ADAPT_STEPS} adaptation steps on the worker (JoJo, affine, face-seed0-sketch.png)", adaptation_steps)
 
         def grab() -> None:
             app.processEvents()
