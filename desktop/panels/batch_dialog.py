@@ -206,6 +206,7 @@ class BatchDialog(PathDropTarget, QDialog):
         _names(self.quality_spin, "batchQuality", "Quality", "JPEG / WebP quality, 1 to 100")
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setPrefix("quality ")
+        self.quality_spin.setValue(DEFAULT_QUALITY["jpg"])
         fmt_row.addWidget(self.format_box)
         fmt_row.addWidget(self.quality_spin)
         fmt_row.addStretch(1)
