@@ -122,21 +122,38 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     ``path`` when the block succeeds.
 
     On any failure the temporary file is removed (a failing clean-up never hides the first error) and
-    ``path`` is left as it was. The result keeps the mode the temporary file was created with, i.e. the
+    ``path`` is left as it was. An ``OSError`` (a full disk, a read-only folder) comes out naming ``path``,
+    the file that could not be written, with the operating system's reason (never the temporary name).
+    The result keeps the mode the temporary file was created with, i.e. the
     usual mode of a new file under the umask, even when the writer replaced it (safetensors writes 0600).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
-    mode = _create_exclusive(tmp)
+    try:
+        mode = _create_exclusive(tmp)
+    except OSError as exc:
+        _raise_naming(exc, path, tmp)
     try:
         yield tmp
         with contextlib.suppress(OSError):
             if tmp.stat().st_mode != mode:
                 os.chmod(tmp, mode & 0o7777)
         os.replace(tmp, path)
+    except OSError as exc:
+        _raise_naming(exc, path, tmp)
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def _raise_naming(exc: OSError, path: Path, tmp: Path) -> None:
+    """Re-raise ``exc`` naming the file that could not be written: ``path`` when the error names no file
+    (a full disk while writing) or only the temporary file; an error about another file is raised as it is."""
+    names = {os.fsdecode(n) for n in (exc.filename, exc.filename2) if n is not None}
+    if names and not names <= {str(tmp), str(path)}:
+        raise exc
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    raise OSError(exc.errno, reason, str(path)) from exc
 
 
 def save_safetensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict[str, str]) -> Path:

@@ -186,7 +186,7 @@ def morph_edit(args, layout) -> Edit:
 
 
 def run_morph(args) -> int:
-    from engine.domains.morph import ANIMATION_SUFFIXES, save_animation, save_png_sequence
+    from engine.domains.morph import ANIMATION_SUFFIXES, remove_files, save_animation, save_png_sequence
     from engine.pipeline.latent_file import load_latent_file
     from engine.pipeline.morph_frames import morph_schedule, render_morph
     from engine.pipeline.recipe_render import check_latent_fits
@@ -209,9 +209,12 @@ def run_morph(args) -> int:
     else:
         latent = args.seed
     frames = render_morph(gen, latent, edit, weights, size=args.size)
-    if args.png_dir:
-        save_png_sequence(frames, args.png_dir)
-    save_animation(frames, out, args.duration)  # last: the animation exists only when everything succeeded
+    pngs = save_png_sequence(frames, args.png_dir) if args.png_dir else []
+    try:
+        save_animation(frames, out, args.duration)  # last: the animation exists only when everything succeeded
+    except BaseException:
+        remove_files(pngs)  # all outputs or none
+        raise
     extra = f" and {len(frames)} PNGs in {args.png_dir}" if args.png_dir else ""
     print(f"wrote {out} ({len(frames)} frames, {args.duration} ms each){extra}")
     return 0

@@ -7,6 +7,7 @@ Animated WebP and GIF are written with Pillow, ``duration_ms`` per frame, loopin
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ ANIMATION_SUFFIXES = (".webp", ".gif")
 
 
 __all__ = ["ANIMATION_SUFFIXES", "Cancelled", "points_along_path", "render_frames", "save_animation",
-           "save_png_sequence", "weights_along_path", "weights_from_keyframes"]
+           "remove_files", "save_png_sequence", "weights_along_path", "weights_from_keyframes"]
 
 
 def points_along_path(path: Sequence[Point], frames: int) -> list[Point]:
@@ -114,15 +115,54 @@ def save_animation(frames: Sequence[Image.Image], path: str | os.PathLike, durat
     return path
 
 
-def save_png_sequence(frames: Sequence[Image.Image], folder: str | os.PathLike, prefix: str = "frame") -> list[Path]:
-    """``prefix_0000.png`` ... in ``folder`` (created if missing), each written atomically."""
+def save_png_sequence(frames: Sequence[Image.Image], folder: str | os.PathLike, prefix: str = "frame", *,
+                      progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[Path]:
+    """``prefix_0000.png`` ... in ``folder`` (created if missing): all frames or none.
+
+    Every frame is first written to a temporary file beside its target; only when all of them are written
+    are they renamed into place. A failure (a full disk) or a cancel (checked before every frame, raises
+    :class:`engine.jobs.Cancelled`) removes the temporary files, any frame this call already put in place,
+    and the folder if this call created it, so no partial sequence is left behind. Progress: job
+    ``"png-sequence"``, one step per frame written.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    created = _make_folder(folder)
     digits = max(4, len(str(len(frames) - 1)))
-    out = []
-    for i, frame in enumerate(frames):
-        target = folder / f"{prefix}_{i:0{digits}d}.png"
-        with atomic_path(target) as tmp:
-            frame.save(tmp, format="PNG")
-        out.append(target)
-    return out
+    targets = [folder / f"{prefix}_{i:0{digits}d}.png" for i in range(len(frames))]
+    temps: list[Path] = []
+    placed: list[Path] = []
+    try:
+        for i, (frame, target) in enumerate(zip(frames, targets, strict=True)):
+            check_cancel(cancel, "png-sequence")
+            tmp = target.with_name(f".{target.name}.partial")
+            temps.append(tmp)
+            try:
+                frame.save(tmp, format="PNG")
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror or str(exc) or type(exc).__name__, str(target)) from exc
+            report(progress, "png-sequence", i + 1, len(frames), f"wrote {target.name}")
+        for tmp, target in zip(temps, targets, strict=True):
+            os.replace(tmp, target)
+            placed.append(target)
+    except BaseException:
+        remove_files(temps + placed)
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    return targets
+
+
+def remove_files(paths: Sequence[str | os.PathLike]) -> None:
+    """Delete ``paths`` (missing ones and failures ignored): the clean-up after a failed export."""
+    for p in paths:
+        with contextlib.suppress(OSError):
+            Path(p).unlink(missing_ok=True)
+
+
+def _make_folder(folder: Path) -> bool:
+    """Create ``folder`` (and its parents); True when this call created it."""
+    if folder.is_dir():
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    return True
