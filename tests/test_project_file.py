@@ -70,3 +70,16 @@ def test_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
         save_project(_project(), path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.sdproj"]
+
+
+def test_cli_project_info_names_the_missing_model(tmp_path, capsys):
+    from engine.cli.main import main
+
+    path = save_project(_project(sha="ef" * 32), tmp_path / "a.sdproj")
+    assert main(["project", "info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "ghost-model" in out and "MISSING" in out
+    bad = tmp_path / "x.sdproj"
+    bad.write_text("hello")
+    assert main(["project", "info", str(bad)]) == 2
+    assert "not a StyleDomain project" in capsys.readouterr().err

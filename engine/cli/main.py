@@ -22,7 +22,7 @@ import sys
 #: Verb modules under ``engine.cli``; each defines ``register(subparsers)``.
 VERB_MODULES = [
     "info", "render", "convert", "bench", "direction", "align", "invert", "train_encoder", "apply", "batch",
-    "models", "adapt",
+    "models", "adapt", "project",
 ]
 
 #: errno values a user fixes by choosing another path or changing permissions (exit 2).
