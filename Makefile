@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test lint bench package package-test clean-venv
+.PHONY: run test lint bench package package-test package-tarball package-test-tarball clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ package: $(STAMP)
 
 package-test:
 	$(PY) build_spec/package_test.py
+
+# The Linux .tar.gz (`make package` writes it too): rewrite it from the built bundle, and test it unpacked.
+package-tarball:
+	$(PY) build_spec/build.py --tarball-only
+
+package-test-tarball:
+	$(PY) build_spec/package_test.py --tarball dist/styledomain-studio.tar.gz
 
 clean-venv:
 	rm -rf $(VENV)

@@ -3,29 +3,23 @@
 Order matters: ``freeze_support`` first (worker processes re-enter here), then guard the standard streams
 (a windowed build has none, and tqdm/logging write to them), then import torch before any Qt module (on
 Windows, torch >= 2.9 imported after Qt fails with WinError 1114 on ``c10.dll``), then check the system
-libraries Qt's xcb plugin needs on Linux, and only then start the studio.
+libraries Qt's xcb plugin needs on Linux (``launcher_checks``), and only then start the studio.
+``--startup-report FILE`` (launcher only) writes start-up timing marks and quits after the first render
+(``startup_marks``).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import sys
+import time
 
-#: Debian/Ubuntu package for each shared library that Qt's xcb platform plugin loads but the bundle lacks.
-XCB_LIBRARIES = {
-    "libxcb-cursor.so.0": "libxcb-cursor0",
-    "libxcb-icccm.so.4": "libxcb-icccm4",
-    "libxcb-keysyms.so.1": "libxcb-keysyms1",
-    "libxcb-image.so.0": "libxcb-image0",
-    "libxcb-render-util.so.0": "libxcb-render-util0",
-    "libxcb-shape.so.0": "libxcb-shape0",
-    "libxcb-randr.so.0": "libxcb-randr0",
-    "libxcb-xkb.so.1": "libxcb-xkb1",
-    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
-    "libEGL.so.1": "libegl1",
-    "libfontconfig.so.1": "libfontconfig1",
-}
+LAUNCHER_ENTERED = time.time()
+
+import multiprocessing  # noqa: E402  (after the first timing mark)
+import os  # noqa: E402
+import sys  # noqa: E402
+
+#: exit status when the window cannot open because system libraries are missing
+EXIT_MISSING_LIBRARIES = 3
 
 
 def guard_streams() -> None:
@@ -35,36 +29,26 @@ def guard_streams() -> None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # lives as long as the app
 
 
-def missing_xcb_packages() -> list[str]:
-    """Packages to install for Qt's xcb plugin; empty off Linux, offscreen, or when all libraries load."""
-    import ctypes
-
-    if not sys.platform.startswith("linux"):
-        return []
-    platform = os.environ.get("QT_QPA_PLATFORM", "")
-    if platform and not platform.startswith("xcb"):
-        return []
-    if "--self-test" in sys.argv and not os.environ.get("DISPLAY"):
-        return []  # the self-test falls back to offscreen without a display
-    missing = []
-    for lib, package in XCB_LIBRARIES.items():
-        try:
-            ctypes.CDLL(lib)
-        except OSError:
-            missing.append(package)
-    return missing
-
-
 def main() -> int:
     multiprocessing.freeze_support()
     guard_streams()
+    from startup_marks import from_argv
+
+    marks = from_argv()
+    if marks is not None:
+        marks.marks["launcher"] = LAUNCHER_ENTERED
     import torch  # noqa: F401  (before Qt, see the module docstring)
 
-    missing = missing_xcb_packages()
+    if marks is not None:
+        marks.mark("torch_imported")
+    from launcher_checks import missing_message, missing_xcb_libraries, tell_user
+
+    missing = missing_xcb_libraries()
     if missing:
-        print("StyleDomain Studio: the window needs system libraries that are not installed: "
-              f"{' '.join(missing)}\n  Debian/Ubuntu: sudo apt install {' '.join(missing)}", file=sys.stderr)
-        return 3
+        tell_user(missing_message(missing))
+        return EXIT_MISSING_LIBRARIES
+    if marks is not None:
+        marks.watch_studio()
     from desktop.app import main as studio_main
 
     return int(studio_main() or 0)
