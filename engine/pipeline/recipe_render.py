@@ -84,7 +84,7 @@ def resolve_model(ref: GeneratorRef, base_dir: Path | None, search_dirs: Sequenc
                   explicit: str | os.PathLike | None = None, device: str = "cpu") -> tuple[LoadedGenerator, list[str]]:
     """Load the recipe's generator; returns it and notes (e.g. "different weights than recorded")."""
     notes: list[str] = []
-    path = Path(explicit) if explicit else find_required(
+    path = _explicit_model(explicit) if explicit else find_required(
         f"model {ref.name!r} (layout fingerprint {ref.layout_fingerprint})", ref.sha256, ref.file, base_dir,
         search_dirs, "pass --model FILE or put it next to the recipe")
     loaded = load_generator(path, device=device)
@@ -96,6 +96,13 @@ def resolve_model(ref: GeneratorRef, base_dir: Path | None, search_dirs: Sequenc
         notes.append(f"model {path.name} is not the recipe's {ref.name!r} (sha256 {_short(ref.sha256)}): "
                      "same layer table, so the edit applies, but the image will differ")
     return loaded, notes
+
+
+def _explicit_model(text: str | os.PathLike) -> Path:
+    """``--model``: a file path, or a generator's name in the model library (the CLI's one resolver)."""
+    from engine.library import resolve
+
+    return resolve(text, "generator")
 
 
 def resolve_direction(ref: DirectionRef, base_dir: Path | None, search_dirs: Sequence[Path]) -> tuple[Direction, Path]:
