@@ -18,19 +18,40 @@ from desktop.document import DirectionSlot, Document, EditState, Source  # noqa:
 from desktop.panels.batch_dialog import BatchDialog, install_batch_dialog, open_batch_dialog  # noqa: E402
 from desktop.worker.client import WorkerClient  # noqa: E402
 from desktop.worker.tasks import model_info  # noqa: E402
+import torch  # noqa: E402
+
 from engine.checkpoints import load_generator  # noqa: E402
+from engine.domains.direction import Direction, save_direction  # noqa: E402
 from engine.fileio import sha256_of  # noqa: E402
 from engine.pipeline.png_metadata import read_png_metadata  # noqa: E402
 from engine.pipeline.recipe import Recipe  # noqa: E402
+from engine.stylespace import style_layout, total_channels  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-SKETCH = Path(__file__).resolve().parents[1] / "resources" / "domains" / "sketch.safetensors"
 RUN_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
-def demo_info():
-    return model_info(load_generator(DEMO))
+def demo_loaded():
+    return load_generator(DEMO)
+
+
+@pytest.fixture(scope="module")
+def demo_info(demo_loaded):
+    return model_info(demo_loaded)
+
+
+@pytest.fixture(scope="module")
+def sketch(tmp_path_factory, demo_loaded) -> Path:
+    """A small, deterministic conv-channel direction for the demo model, named "sketch"."""
+    layout = style_layout(demo_loaded.generator.config)
+    values = 0.5 * torch.randn(total_channels(layout), generator=torch.Generator().manual_seed(3))
+    for lay in layout:
+        if lay.kind == "torgb":
+            values[lay.offset: lay.offset + lay.channels] = 0
+    path = tmp_path_factory.mktemp("domains") / "sketch.safetensors"
+    save_direction(Direction(layout, values, name="sketch"), path)
+    return path
 
 
 @pytest.fixture
@@ -41,16 +62,16 @@ def client():
     assert c.stop(), "the worker thread did not stop"
 
 
-def edited_document(info, enabled: bool = True) -> Document:
+def edited_document(info, sketch: Path, enabled: bool = True) -> Document:
     doc = Document()
-    sketch = DirectionSlot(str(SKETCH), "sketch", sha256_of(SKETCH), enabled=enabled, weight=0.8)
-    doc.reset(EditState(model=info, source=Source("seed", 0), directions=(sketch,)))
+    slot = DirectionSlot(str(sketch), "sketch", sha256_of(sketch), enabled=enabled, weight=0.8)
+    doc.reset(EditState(model=info, source=Source("seed", 0), directions=(slot,)))
     return doc
 
 
 @pytest.fixture
-def dialog(qtbot, client, demo_info):
-    d = BatchDialog(client, edited_document(demo_info))
+def dialog(qtbot, client, demo_info, sketch):
+    d = BatchDialog(client, edited_document(demo_info, sketch))
     qtbot.addWidget(d)
     d.steps_spin.setValue(0)
     d.aligned_box.setChecked(True)
@@ -98,7 +119,7 @@ def test_drop_lists_images_of_folders_and_files_and_names_non_images(dialog, tmp
     assert len(dialog.inputs) == 3
 
 
-def test_run_exports_the_current_edit_and_reports_every_photo(dialog, qtbot, tmp_path):
+def test_run_exports_the_current_edit_and_reports_every_photo(dialog, qtbot, tmp_path, sketch):
     folder = tmp_path / "in"
     good = aligned_inputs(folder, 2)
     data = good[0].read_bytes()
@@ -109,7 +130,7 @@ def test_run_exports_the_current_edit_and_reports_every_photo(dialog, qtbot, tmp
     rep = run(qtbot, dialog, out)
     assert sorted(p.name for p in out.glob("*.png")) == ["img00000_sketch.png", "img00001_sketch.png"]
     eff = Recipe.loads(read_png_metadata(out / "img00000_sketch.png").recipe_text)
-    assert [(d.sha256, d.weight) for d in eff.directions] == [(sha256_of(SKETCH), 0.8)]
+    assert [(d.sha256, d.weight) for d in eff.directions] == [(sha256_of(sketch), 0.8)]
     assert [d["input"] for d in rep.failed] == [str(folder / "corrupt.png")]
     assert status(dialog, good[0]) == ("exported", "img00000_sketch.png")
     state, reason = status(dialog, folder / "corrupt.png")
@@ -173,7 +194,7 @@ def test_overwrite_off_keeps_existing_files(dialog, qtbot, tmp_path):
         assert im.size == (64, 64)
 
 
-def test_bad_input_gets_a_message_and_starts_nothing(qtbot, client, demo_info, tmp_path):
+def test_bad_input_gets_a_message_and_starts_nothing(qtbot, client, demo_info, sketch, tmp_path):
     aligned_inputs(tmp_path / "in", 1)
     empty = BatchDialog(client, Document())
     qtbot.addWidget(empty)
@@ -182,13 +203,13 @@ def test_bad_input_gets_a_message_and_starts_nothing(qtbot, client, demo_info, t
     assert not empty.start_button.isEnabled() and "No model" in empty.edit_label.text()
     assert empty.start() is None and "No model" in empty.message_label.text()
 
-    no_edit = BatchDialog(client, edited_document(demo_info, enabled=False))
+    no_edit = BatchDialog(client, edited_document(demo_info, sketch, enabled=False))
     qtbot.addWidget(no_edit)
     no_edit.add_paths([tmp_path / "in"])
     no_edit.out_edit.setText(str(tmp_path / "out"))
     assert no_edit.start() is None and "changes nothing" in no_edit.message_label.text()
 
-    ok = BatchDialog(client, edited_document(demo_info))
+    ok = BatchDialog(client, edited_document(demo_info, sketch))
     qtbot.addWidget(ok)
     assert ok.start() is None and "Add photos" in ok.message_label.text()
     ok.add_paths([tmp_path / "in", tmp_path / "missing.png"])
@@ -200,10 +221,10 @@ def test_bad_input_gets_a_message_and_starts_nothing(qtbot, client, demo_info, t
     assert client.pending_jobs() == [] and not (blocker.parent / "out").exists()
 
 
-def test_file_menu_action_opens_one_dialog(qtbot, client, demo_info, tmp_path):
+def test_file_menu_action_opens_one_dialog(qtbot, client, demo_info, sketch, tmp_path):
     from desktop.window import StudioWindow
 
-    win = StudioWindow(client, edited_document(demo_info))
+    win = StudioWindow(client, edited_document(demo_info, sketch))
     win.confirm_close = lambda: True
     qtbot.addWidget(win)
     act = install_batch_dialog(win)
