@@ -91,7 +91,8 @@ def test_nada_moves_renders_along_the_text_direction(tiny_generator, tiny_clip):
     assert float(direction_loss(e_new, e_src, delta)) < 0.9  # 1.0 = no move along the direction
 
 
-def test_clip_losses_need_clip_and_text(tiny_generator, tiny_clip):
+def test_clip_losses_need_clip_and_text(tiny_generator, tiny_clip, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEDOMAIN_HOME", str(tmp_path))  # an empty model library: no clip to fall back on
     with pytest.raises(UserError, match="CLIP"):
         adapt(tiny_generator, [_ref(tiny_generator)], loss="mtg", steps=1)
     with pytest.raises(UserError, match="empty"):

@@ -107,7 +107,9 @@ def _check_inputs(loss: str, text, sources, references, clips) -> None:
     elif not references:
         raise UserError(f"--loss {loss} needs at least one --reference image")
     if loss in ("mtg", "nada") and not clips:
-        raise UserError(f"--loss {loss} needs a CLIP model: give one or more --clip FILE (open_clip ViT checkpoints)")
+        from .clip import no_clip_message
+
+        raise UserError(no_clip_message(loss))
     if loss == "paired" and len(sources) != len(references):
         raise UserError(f"--loss paired needs one --source per --reference, in order "
                         f"({len(sources)} sources, {len(references)} references)")
@@ -143,12 +145,13 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     """Adapt ``loaded_generator`` to reference image(s) or a text pair; see the module docstring.
 
     ``references``: paths, PIL images or :class:`Reference` objects (photos are aligned and inverted;
-    ``aligned=True`` takes them as face crops). ``sources`` (paired loss): the source images, in the
-    order of ``references``. ``text``: (source, target) prompts for ``nada``. ``clip``: paths or
-    :class:`ClipEncoder` objects. ``param`` in :data:`PARAMS`; ``loss`` in :data:`LOSSES` (default:
-    nada for text, paired with sources, mtg with CLIP, else jojo). ``steps``/``batch``/``lr`` override
-    the preset. Cancelling between steps returns the last state marked ``cancelled``; a NaN or
-    exploding loss stops training, keeps the last good state and records the step in ``stopped``.
+    ``aligned=True`` takes them as face crops). ``sources`` (paired loss): the source images, in the order of
+    ``references``. ``text``: (source, target) prompts for ``nada``. ``clip``: paths, model-library names or
+    :class:`ClipEncoder` objects (none given with mtg/nada: every ``clip`` entry of the model library).
+    ``param`` in :data:`PARAMS`; ``loss`` in :data:`LOSSES` (default: nada for text, paired with sources, mtg
+    with CLIP, else jojo). ``steps``/``batch``/``lr`` override the preset. Cancelling between steps returns the
+    last state marked ``cancelled``; a NaN or exploding loss stops training, keeps the last good state and
+    records the step in ``stopped``.
     ``plateau`` = (window, tol): stop once the reference's own reconstruction loss (``rec``, jojo) has
     improved by less than ``tol`` (relative) over the last ``window`` steps; the preset's default for small
     models (``Preset.plateau``) guards against a close domain overfitting the one reference; (0, 0) = off.
@@ -160,6 +163,10 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     if sparsify is not None and param != "stylespace":
         raise UserError("--sparsify applies to --param stylespace only")
     loss = choose_loss(loss, text, sources, references, clip)
+    if loss in ("mtg", "nada") and not clip:
+        from .clip import library_clips
+
+        clip = library_clips()  # the model library's clip entries, summed as several --clip files
     _check_inputs(loss, text, sources, references, clip)
     pre = get_preset(preset, loss, param, gen.config.size)
     pre = replace(pre, steps=pre.steps if steps is None else int(steps), batch=pre.batch if batch is None else batch,
@@ -224,6 +231,8 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     final = _final_losses(history)
     meta = _metadata(gen, sha, model_name, p, loss, pre, seed, steps_done, seconds, final, refs, text,
                      cancelled, stopped, stopped_step, notes)
+    if clips:
+        meta["clip"] = [c.name for c in clips]
     result = AdaptResult(param, loss, pre.steps, steps_done, int(seed), pre, p.count, seconds, history, final, meta,
                          cancelled=cancelled, stopped=stopped, stopped_step=stopped_step, notes=notes,
                          references=refs)

@@ -1,6 +1,7 @@
 """CLIP image/text encoders from local open_clip checkpoint files; never downloaded.
 
-``load_clip(path)`` reads a ``.safetensors`` file or a ``.bin``/``.pt`` state dict (``weights_only=True``),
+``load_clip(path)`` (a path or a model-library name, see :func:`resolve_clip`) reads a ``.safetensors``
+file or a ``.bin``/``.pt`` state dict (``weights_only=True``),
 recognises a ViT CLIP's architecture from its tensor shapes (width, layers, patch size, image size,
 context length, vocabulary, embedding size), builds it with open_clip and loads the weights strictly.
 Heads are ``width // 64`` (as every OpenAI/LAION ViT CLIP), activations QuickGELU (OpenAI's weights,
@@ -134,7 +135,7 @@ def build_clip(cfg: dict, quick_gelu: bool = True) -> nn.Module:
 
 def load_clip(path: str | os.PathLike, device: str | torch.device = "cpu") -> ClipEncoder:
     """A :class:`ClipEncoder` from a local open_clip checkpoint file (see module docstring)."""
-    p = Path(path)
+    p = resolve_clip(path)
     sd, meta = read_state_dict(p)
     cfg = clip_config(sd, p)
     model = build_clip(cfg, quick_gelu=meta.get("quick_gelu", "true") != "false")
@@ -146,6 +147,34 @@ def load_clip(path: str | os.PathLike, device: str | torch.device = "cpu") -> Cl
         raise FileProblem(p, f"CLIP weights do not fit the recognised architecture {describe(cfg)} "
                              f"({'missing' if missing else 'unexpected'} {', '.join(bad)})")
     return ClipEncoder(model, cfg["vision_cfg"]["image_size"], f"{p.stem} ({describe(cfg)})").to(device)
+
+
+def resolve_clip(item: str | os.PathLike) -> Path:
+    """A CLIP file path as given, else the model library's ``clip`` entry of that name (one-line error)."""
+    from engine.library import resolve
+
+    return resolve(item, "clip")
+
+
+def library_clips() -> list[Path]:
+    """The files of every ``clip`` entry in the default model library (empty when it has none)."""
+    from engine.library import Library
+
+    try:
+        entries = Library().entries("clip")
+    except OSError:
+        return []
+    for e in entries:
+        if not e.path.is_file():
+            raise FileProblem(e.path, f"the library's clip {e.name!r} is missing its file "
+                                      "(see `styledomain models verify`)")
+    return [e.path for e in entries]
+
+
+def no_clip_message(loss: str) -> str:
+    return (f"--loss {loss} needs a CLIP model and the model library has none: give --clip FILE or import "
+            "open_clip ViT weights once (e.g. `styledomain models import ViT-B-32.safetensors`; "
+            "ViT-B/32 and ViT-B/16 as in the paper)")
 
 
 def require_prompt(text: str, what: str) -> str:

@@ -43,7 +43,8 @@ def register(sub) -> None:
     p.add_argument("--loss", choices=LOSSES, default=None,
                    help="default: nada for --text, paired with --source, mtg with --clip, else jojo")
     p.add_argument("--clip", action="append", default=[], metavar="FILE",
-                   help="local open_clip ViT checkpoint (.safetensors, .bin, .pt); repeatable, losses summed")
+                   help="local open_clip ViT checkpoint (.safetensors, .bin, .pt) or a model-library name; "
+                   "repeatable, losses summed (default for mtg/nada: every clip in the model library)")
     p.add_argument("--steps", type=positive_int, default=None)
     p.add_argument("--batch", type=batch_arg, default=None)
     p.add_argument("--lr", type=positive_float, default=None)
