@@ -246,11 +246,13 @@ class Document(QObject):
         self.set_state(replace(self._state, paste_back=bool(on)), "View", undoable=False)
 
     def set_pad(self, pad: tuple[float, float] | None, weights: dict[str, float] | None = None) -> None:
-        """Move the blend-pad puck; ``weights`` (direction path -> weight) are applied in the same step."""
-        dirs = self._state.directions
+        """Move the blend-pad puck; ``weights`` (direction or delta path -> weight; every enabled domain is
+        an anchor on the pad) are applied in the same step."""
+        dirs, deltas = self._state.directions, self._state.deltas
         if weights:
             dirs = tuple(replace(d, weight=float(weights[d.path])) if d.path in weights else d for d in dirs)
-        self.set_state(replace(self._state, pad=pad, directions=dirs), "Blend")
+            deltas = tuple(replace(d, weight=float(weights[d.path])) if d.path in weights else d for d in deltas)
+        self.set_state(replace(self._state, pad=pad, directions=dirs, deltas=deltas), "Blend")
 
     def add_direction(self, slot: DirectionSlot) -> None:
         if any(d.path == slot.path for d in self._state.directions):

@@ -155,10 +155,38 @@ def read_recipe_file(path: str):
     return load_recipe(p)
 
 
-def restore_recipe(path: str, extra_dirs: list[str] | None = None):
+#: at most this many candidate photos are hashed when a restored recipe's photo is looked for
+MAX_PHOTO_CANDIDATES = 100
+
+
+def find_photo(sha256: str, candidates: list[str | Path], cancel=None) -> str | None:
+    """The first existing image file among ``candidates`` whose bytes hash to ``sha256`` (None if none)."""
+    if len(sha256) != 64:
+        return None
+    seen: set[str] = set()
+    for c in candidates:
+        p = Path(c)
+        key = str(p.resolve()) if p.exists() else ""
+        if not key or key in seen or not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        seen.add(key)
+        if len(seen) > MAX_PHOTO_CANDIDATES:
+            break
+        if cancel is not None:
+            cancel.raise_if_cancelled("restore")
+        with contextlib.suppress(OSError):
+            if sha256_of(p) == sha256:
+                return key
+    return None
+
+
+def restore_recipe(path: str, extra_dirs: list[str] | None = None, photos: list[str] | None = None):
     """Job: read a recipe file and find its model, directions and deltas; returns a new :class:`EditState`.
 
-    Nothing in the studio changes until the GUI applies the result, so a failed restore changes nothing.
+    A recipe made from a photo names the photo by sha256 only: it is looked for among ``photos`` (e.g. the
+    studio's library) and the images beside the recipe, so that paste-back works again; when it is not
+    found the latent is restored alone. Nothing in the studio changes until the GUI applies the result, so
+    a failed restore changes nothing.
     """
 
     def job(ctx: JobContext) -> EditState:
@@ -205,7 +233,9 @@ def restore_recipe(path: str, extra_dirs: list[str] | None = None):
             check_latent_fits(w, loaded, path)
             src = recipe.source
             if src is not None:
-                source = Source("photo", None, w, None, src.photo_sha256, src.alignment, src.face_index,
+                beside = sorted(base.iterdir()) if base.is_dir() else []
+                photo = find_photo(src.photo_sha256, list(photos or []) + beside, ctx.cancel)
+                source = Source("photo", None, w, photo, src.photo_sha256, src.alignment, src.face_index,
                                 src.inversion)
             else:
                 source = Source("latent", None, w)
@@ -244,10 +274,11 @@ def export_image(spec: RenderSpec, out_path: str, recipe_text: str, paste_back: 
     return job
 
 
-def open_image(path: str, model_path: str | None, steps: int = STUDIO_INVERT_STEPS):
+def open_image(path: str, model_path: str | None, steps: int = STUDIO_INVERT_STEPS, photos: list[str] | None = None):
     """Job: an exported image with a recipe is restored; any other image is a photo to invert.
 
-    Returns ``("recipe", EditState)`` or ``("photo", Source)``.
+    Returns ``("recipe", EditState)`` or ``("photo", Source)``. ``photos``: where a restored recipe's
+    photo may be (see :func:`restore_recipe`).
     """
 
     def job(ctx: JobContext):
@@ -261,7 +292,7 @@ def open_image(path: str, model_path: str | None, steps: int = STUDIO_INVERT_STE
                 raise
             carries = False
         if carries:
-            return "recipe", restore_recipe(path)(ctx)
+            return "recipe", restore_recipe(path, photos=photos)(ctx)
         if model_path is None:
             raise UserError("open a model before opening photos")
         return "photo", invert_photo_job(model_path, path, steps)(ctx)

@@ -119,7 +119,11 @@ class JobContext:
             try:
                 from engine.pipeline.images import to_pil
 
-                pil = preview if hasattr(preview, "convert") else to_pil(preview.detach().float().cpu())
+                if hasattr(preview, "convert"):
+                    pil = preview
+                else:  # a [3, H, W] grid (adaptation previews) or a [B, 3, H, W] batch (its first image)
+                    t = preview.detach().float().cpu()
+                    pil = to_pil(t.unsqueeze(0) if t.dim() == 3 else t)
                 preview = pil_to_qimage(pil)
             except Exception:  # a bad preview must not kill the job
                 preview = None
