@@ -117,6 +117,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def load_settings(settings=None):
+    """The studio's QSettings (default: organisation "StyleDomain", application "Studio") with the chosen
+    library folder applied to this process; call it before anything reads the model library."""
+    from PySide6.QtCore import QSettings
+
+    from .settings import apply_library_folder
+
+    settings = settings if settings is not None else QSettings("StyleDomain", "Studio")
+    apply_library_folder(settings)
+    return settings
+
+
+def open_studio(model: str | Path, device: str, precision: str, settings, autosave_folder: str | Path | None = None):
+    """Start the worker (with the ``preview/policy`` setting), build the main window with autosave and crash
+    recovery, and open ``model``; returns the window (``window.client``, ``window.autosaver``), not shown."""
+    from .autosave import install_autosave
+    from .document import Document
+    from .settings import preview_policy
+    from .window import StudioWindow
+    from .worker import WorkerClient
+
+    client = WorkerClient(device, precision=precision)
+    client.set_preview_policy(preview_policy(settings))
+    client.start()
+    window = StudioWindow(client, Document(), settings)
+    install_autosave(window, autosave_folder)  # offers recovery after an unclean exit; never blocks
+    geometry = settings.value("window/geometry")
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    window.open_model(model)
+    return window
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.self_test:
@@ -124,17 +157,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_self_test(args.report, args.device)
 
-    from PySide6.QtCore import QSettings
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from engine.errors import UserError
     from engine.resources import demo_model_path, resources_dir
 
-    from .document import Document
     from .logs import install_qt_message_handler, setup_logging
-    from .window import StudioWindow
-    from .worker import WorkerClient
 
     log_path = setup_logging()
     install_qt_message_handler()
@@ -144,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     icon = resources_dir() / "icons" / "styledomain.png"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
-    settings = QSettings("StyleDomain", "Studio")
+    settings = load_settings()  # the library folder first: everything below may read the library
     model = Path(args.model) if args.model else demo_model_path()
     if model is None:
         print("styledomain-studio: no model given and the demo model is missing from resources/models/",
@@ -160,19 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     precision = configure_precision(settings, device)
     log.info("starting on %s (%s previews) with %s (log %s)", device, precision, model, log_path)
-    client = WorkerClient(device, precision=precision)
-    client.start()
-    doc = Document()
-    window = StudioWindow(client, doc, settings)
-    geometry = settings.value("window/geometry")
-    if geometry is not None:
-        window.restoreGeometry(geometry)
-    window.open_model(model)
+    window = open_studio(model, device, precision, settings)
     window.show()
     try:
-        return app.exec()
+        code = app.exec()
+        window.autosaver.finish()  # a clean exit leaves no autosave (a crash leaves it for recovery)
+        return code
     finally:
-        client.stop()
+        window.client.stop()
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ class EditState:
     psi: float = 1.0
     pad: tuple[float, float] | None = None
     paste_back: bool = False
+    pad_anchors: tuple[tuple[str, float, float], ...] = ()  # (domain path, x, y) as arranged on the pad
 
     def render_spec(self) -> RenderSpec | None:
         """What the worker renders for this state (None without a model)."""
@@ -116,10 +117,40 @@ def to_recipe(state: EditState, relative_to: Path | None = None) -> Recipe:
     dirs = [DirectionRef(d.name, d.sha256, file_hint(d.path, relative_to), d.weight, d.layers, d.style_mix)
             for d in state.directions if d.enabled]
     deltas = [DeltaRef(d.name, d.sha256, file_hint(d.path, relative_to), d.weight) for d in state.deltas if d.enabled]
-    studio = None if state.pad is None else {"pad": {"puck": [float(state.pad[0]), float(state.pad[1])]}}
+    studio = _studio_pad(state)
     return Recipe(gen, latent, dirs, deltas, strength=state.strength, psi=state.psi,
                   noise_seed=int(s.seed or 0) if s.w_plus is None else 0, paste_back=state.paste_back,
                   source=source, studio=studio)
+
+
+def _studio_pad(state: EditState) -> dict | None:
+    """The recipe's ``studio`` field: ``{"pad": {"puck": [u, v], "anchors": [{"sha256", "pos"}]}}`` or None."""
+    pad: dict = {}
+    if state.pad is not None:
+        pad["puck"] = [float(state.pad[0]), float(state.pad[1])]
+    sha = {d.path: d.sha256 for d in state.directions + state.deltas if d.enabled}
+    anchors = [{"sha256": sha[k], "pos": [float(x), float(y)]} for k, x, y in state.pad_anchors if k in sha]
+    if anchors:
+        pad["anchors"] = anchors
+    return {"pad": pad} if pad else None
+
+
+def anchors_from_recipe(recipe: Recipe, state: EditState) -> tuple[tuple[str, float, float], ...]:
+    """The blend-pad anchor positions in a recipe's ``studio`` field, keyed by the path of the domain of
+    ``state`` with the same sha256 (malformed or unknown entries are skipped)."""
+    pad = (recipe.studio or {}).get("pad") if isinstance(recipe.studio, dict) else None
+    items = pad.get("anchors") if isinstance(pad, dict) else None
+    if not isinstance(items, list):
+        return ()
+    by_sha = {d.sha256: d.path for d in state.directions + state.deltas}
+    out = []
+    for a in items:
+        pos = a.get("pos") if isinstance(a, dict) else None
+        if (not isinstance(pos, list) or len(pos) != 2 or not all(isinstance(v, (int, float)) for v in pos)
+                or a.get("sha256") not in by_sha):
+            continue
+        out.append((by_sha[a["sha256"]], min(1.0, max(0.0, float(pos[0]))), min(1.0, max(0.0, float(pos[1])))))
+    return tuple(out)
 
 
 def pad_from_recipe(recipe: Recipe) -> tuple[float, float] | None:
@@ -223,7 +254,7 @@ class Document(QObject):
             self.deltas_changed.emit(new.deltas)
         if old.strength != new.strength:
             self.strength_changed.emit(new.strength)
-        if old.pad != new.pad:
+        if old.pad != new.pad or old.pad_anchors != new.pad_anchors:
             self.pad_changed.emit(new.pad)
         if old.paste_back != new.paste_back:
             self.view_changed.emit(new.paste_back)
@@ -245,14 +276,19 @@ class Document(QObject):
     def set_paste_back(self, on: bool) -> None:
         self.set_state(replace(self._state, paste_back=bool(on)), "View", undoable=False)
 
-    def set_pad(self, pad: tuple[float, float] | None, weights: dict[str, float] | None = None) -> None:
+    def set_pad(self, pad: tuple[float, float] | None, weights: dict[str, float] | None = None,
+                anchors: tuple[tuple[str, float, float], ...] | None = None) -> None:
         """Move the blend-pad puck; ``weights`` (direction or delta path -> weight; every enabled domain is
-        an anchor on the pad) are applied in the same step."""
+        an anchor on the pad) and ``anchors`` ((path, x, y): the pad's arrangement; None keeps it) are applied
+        in the same step."""
         dirs, deltas = self._state.directions, self._state.deltas
         if weights:
             dirs = tuple(replace(d, weight=float(weights[d.path])) if d.path in weights else d for d in dirs)
             deltas = tuple(replace(d, weight=float(weights[d.path])) if d.path in weights else d for d in deltas)
-        self.set_state(replace(self._state, pad=pad, directions=dirs, deltas=deltas), "Blend")
+        new = replace(self._state, pad=pad, directions=dirs, deltas=deltas)
+        if anchors is not None:
+            new = replace(new, pad_anchors=tuple((str(k), float(x), float(y)) for k, x, y in anchors))
+        self.set_state(new, "Blend")
 
     def add_direction(self, slot: DirectionSlot) -> None:
         if any(d.path == slot.path for d in self._state.directions):

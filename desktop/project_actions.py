@@ -8,6 +8,7 @@ worker, and a project whose files are missing gets one non-modal message and cha
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -32,12 +33,14 @@ def project_from_state(state: EditState, path: Path | None = None) -> Project:
     files += [FileRef("delta", d.name, d.sha256, d.path) for d in state.deltas]
     if s.photo_path and len(s.photo_sha256) == 64:
         files.append(FileRef("photo", Path(s.photo_path).name, s.photo_sha256, s.photo_path, required=False))
+    sha = {d.path: d.sha256 for d in state.directions + state.deltas}
     studio = {
         "directions": [{"sha256": d.sha256, "name": d.name, "enabled": d.enabled, "weight": d.weight,
                         "layers": d.layers, "style_mix": d.style_mix} for d in state.directions],
         "deltas": [{"sha256": d.sha256, "name": d.name, "enabled": d.enabled, "weight": d.weight}
                    for d in state.deltas],
         "pad": list(state.pad) if state.pad is not None else None, "paste_back": state.paste_back,
+        "pad_anchors": [{"sha256": sha[k], "pos": [x, y]} for k, x, y in state.pad_anchors if k in sha],
         "source": {"kind": s.kind, "seed": s.seed, "photo_path": s.photo_path, "photo_sha256": s.photo_sha256,
                    "alignment": s.alignment, "face_index": s.face_index, "inversion": s.inversion},
         "project_path": str(path) if path else None,
@@ -75,8 +78,12 @@ def open_project_job(path: str, search_dirs: list[str] | None = None):
                         s.get("photo_sha256", ""), s.get("alignment"), s.get("face_index"), s.get("inversion"))
         pad = studio.get("pad")
         r = project.recipe
-        return EditState(info, source, tuple(directions), tuple(deltas), r.strength, r.psi,
-                         tuple(pad) if pad else None, bool(studio.get("paste_back", False)))
+        state = EditState(info, source, tuple(directions), tuple(deltas), r.strength, r.psi,
+                          tuple(pad) if pad else None, bool(studio.get("paste_back", False)))
+        by_sha = {d.sha256: d.path for d in directions + deltas}
+        anchors = tuple((by_sha[a["sha256"]], float(a["pos"][0]), float(a["pos"][1]))
+                        for a in studio.get("pad_anchors", []) if a.get("sha256") in by_sha)
+        return replace(state, pad_anchors=anchors)
 
     return job
 
@@ -128,26 +135,48 @@ class ProjectActions(QObject):
         self.path = path
         self.window.document.undo_stack.setClean()
         self.window.show_message(f"Saved project {path.name}", "ok")
+        self._remember(path)
         return True
+
+    def _remember(self, path: Path) -> None:
+        """List the project in Open Recent and the Library panel (when the window has them)."""
+        add_recent = getattr(self.window, "_add_recent", None)
+        if add_recent is not None:
+            add_recent(str(path))
+        library = getattr(self.window, "library", None)
+        if library is not None and hasattr(library, "add_project"):
+            preview = getattr(self.window, "last_preview", None)
+            library.add_project(path, getattr(preview, "image", None))
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open project", "", PROJECT_FILTER)
         if path:
             self.open_project(path)
 
-    def open_project(self, path: str | Path, on_done=None) -> int:
-        """Open on the worker; the document changes (one undo step) only when every file was found."""
+    def open_project(self, path: str | Path, on_done=None, on_error=None, recovered: bool = False) -> int:
+        """Open on the worker; the document changes (one undo step) only when every file was found.
+
+        ``recovered``: an autosave being recovered: it stays an unsaved, untitled edit (Save asks for a
+        name, so the autosave file is never taken for the user's project) and is not listed as recent.
+        """
         path = Path(path)
 
         def done(state: EditState) -> None:
-            self.window.document.set_state(state, f"Open project {path.name}")
-            self.path = path
-            self.window.document.undo_stack.setClean()
-            self.window.show_message(f"Opened project {path.name}", "ok")
+            if recovered:
+                self.window.document.set_state(state, "Recover the last session")
+                self.path = None
+                self.window.show_message("Recovered the last session (not saved yet)", "ok")
+            else:
+                self.window.document.set_state(state, f"Open project {path.name}")
+                self.path = path
+                self.window.document.undo_stack.setClean()
+                self.window.show_message(f"Opened project {path.name}", "ok")
+                self._remember(path)
             if on_done:
                 on_done(state)
 
-        return self.window.client.submit(f"Open {path.name}", open_project_job(str(path)), on_done=done)
+        return self.window.client.submit(f"Open {path.name}", open_project_job(str(path)), on_done=done,
+                                         on_error=on_error)
 
 
 def install_project(window) -> ProjectActions:

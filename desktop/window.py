@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSlider,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -34,7 +35,7 @@ from PySide6.QtWidgets import (
 from engine.resources import resources_dir
 
 from .canvas import Canvas
-from .document import Document, EditState, ModelInfo, Source, pad_from_recipe
+from .document import Document, EditState, ModelInfo, Source, anchors_from_recipe, pad_from_recipe
 from .widgets.message_bar import MessageBar
 from .worker import JobProgress, PreviewResult, WorkerClient, tasks
 
@@ -43,6 +44,7 @@ log = logging.getLogger("desktop.window")
 APP_TITLE = "StyleDomain Studio"
 MODEL_SUFFIXES = {".safetensors", ".pt", ".pth", ".pkl"}
 RECIPE_SUFFIXES = {".json"}
+PROJECT_SUFFIX = ".sdproj"
 EXPORT_FILTER = "PNG with recipe (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
 MAX_RECENT = 10
 
@@ -134,6 +136,27 @@ class LibraryPanel(QListWidget):
         self._paths.add(p)
         return True
 
+    def add_project(self, path: str | Path, thumbnail: QImage | None = None) -> bool:
+        """List a project file (thumbnail: its last preview, else a file icon); an existing one is updated."""
+        p = str(Path(path).resolve())
+        if thumbnail is not None and not thumbnail.isNull():
+            icon = QIcon(QPixmap.fromImage(thumbnail.scaled(self.THUMB, self.THUMB,
+                                                            Qt.AspectRatioMode.KeepAspectRatio,
+                                                            Qt.TransformationMode.SmoothTransformation)))
+        else:
+            icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
+        if p in self._paths:
+            for i in range(self.count()):
+                if self.item(i).data(Qt.ItemDataRole.UserRole) == p:
+                    self.item(i).setIcon(icon)
+            return False
+        item = QListWidgetItem(icon, Path(p).name)
+        item.setData(Qt.ItemDataRole.UserRole, p)
+        item.setToolTip(f"Project {p}")
+        self.addItem(item)
+        self._paths.add(p)
+        return True
+
     def paths(self) -> list[str]:
         return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]
 
@@ -154,14 +177,19 @@ def images_in(folder: Path) -> tuple[list[Path], int]:
 
 
 def _with_recipe_pad(job, path: str | Path):
-    """Wrap a restore job so that the restored state also gets the blend-pad puck stored in the recipe."""
+    """Wrap a restore job so that the restored state also gets the blend-pad puck and anchor positions
+    stored in the recipe."""
+
+    def with_pad(state: EditState) -> EditState:
+        recipe = tasks.read_recipe_file(str(path))
+        return replace(state, pad=pad_from_recipe(recipe), pad_anchors=anchors_from_recipe(recipe, state))
 
     def wrapped(ctx):
         result = job(ctx)
         if isinstance(result, EditState):
-            return replace(result, pad=pad_from_recipe(tasks.read_recipe_file(str(path))))
+            return with_pad(result)
         if isinstance(result, tuple) and result and result[0] == "recipe":
-            return "recipe", replace(result[1], pad=pad_from_recipe(tasks.read_recipe_file(str(path))))
+            return "recipe", with_pad(result[1])
         return result
 
     return wrapped
@@ -171,6 +199,8 @@ class StudioWindow(QMainWindow):
     """The main window. ``client`` runs every render and job; ``document`` holds the edit."""
 
     preview_shown = Signal(object)  # PreviewResult, after it is on the canvas
+    closing = Signal()  # the window accepted a close (a clean exit): autosave cleans up
+    batch_offered = Signal(object)  # the batch dialog, opened for a dropped folder of photos
 
     def __init__(self, client: WorkerClient, document: Document, settings: QSettings | None = None,
                  parent: QWidget | None = None) -> None:
@@ -183,6 +213,7 @@ class StudioWindow(QMainWindow):
         self.panels: dict[str, QDockWidget] = {}
         self.last_preview: PreviewResult | None = None
         self._closing = False
+        self._preview_policy: str | None = None
         self.setAcceptDrops(True)
         self.resize(1280, 800)
         self._build_central()
@@ -405,9 +436,19 @@ class StudioWindow(QMainWindow):
             return None
         if draft is None:
             draft = self.document.in_gesture
+        self._sync_preview_policy()
         compare = self.act_compare.isChecked()
         return self.client.request_preview(spec, draft=draft, paste_back=self.document.state.paste_back,
                                            want_before=compare or not draft)
+
+    def _sync_preview_policy(self) -> None:
+        """Hand the ``preview/policy`` setting to the worker when it changed (the Settings dialog writes it)."""
+        from .settings import preview_policy
+
+        policy = preview_policy(self.settings)
+        if policy != self._preview_policy and hasattr(self.client, "set_preview_policy"):
+            self.client.set_preview_policy(policy)
+            self._preview_policy = policy
 
     def _on_changed(self, state: EditState) -> None:
         self._update_title()
@@ -484,16 +525,19 @@ class StudioWindow(QMainWindow):
         self.open_paths(paths)
 
     def open_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open", "", "Images, recipes and models (*.png *.jpg *.jpeg "
-                                                "*.webp *.bmp *.tif *.tiff *.json *.safetensors *.pt *.pth *.pkl)")
+        files, _ = QFileDialog.getOpenFileNames(self, "Open", "", "Images, projects, recipes and models (*.png "
+                                                "*.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.sdproj *.json "
+                                                "*.safetensors *.pt *.pth *.pkl)")
         if files:
             self.open_paths(files)
 
     def open_paths(self, paths: Iterable[str | Path]) -> list[int]:
         """Open dropped or chosen files/folders; returns the ids of the jobs started.
 
-        Photos are inverted, recipes (PNG/JSON/JPEG/WebP) restored, model files opened or added; anything
-        unusable gets a non-modal message and changes nothing.
+        Photos are inverted, recipes (PNG/JSON/JPEG/WebP) restored, projects (``.sdproj``) opened, model
+        files opened or added; a folder's photos go to the library and, two or more, to the batch dialog
+        ("drag a folder in, get a folder out"); anything unusable gets a non-modal message and changes
+        nothing.
         """
         jobs: list[int] = []
         problems: list[str] = []
@@ -510,6 +554,8 @@ class StudioWindow(QMainWindow):
                                   + (f", {other} other file(s) skipped" if other else ""), "ok")
                 if len(found) == 1:
                     photos.append(found[0])
+                else:
+                    self.offer_batch(p)
                 continue
             if not p.is_file():
                 problems.append(f"{p}: file not found")
@@ -517,6 +563,8 @@ class StudioWindow(QMainWindow):
             suffix = p.suffix.lower()
             if suffix in tasks.IMAGE_SUFFIXES:
                 photos.append(p)
+            elif suffix == PROJECT_SUFFIX:
+                jobs.append(self.open_project(p))
             elif suffix in RECIPE_SUFFIXES:
                 jobs.append(self.restore_recipe(p))
             elif suffix in MODEL_SUFFIXES:
@@ -528,6 +576,26 @@ class StudioWindow(QMainWindow):
         if problems:
             self.show_message("; ".join(problems), "error")
         return jobs
+
+    def open_project(self, path: str | Path) -> int:
+        """Open a ``.sdproj`` through the project actions (installed on first use)."""
+        actions = getattr(self, "project_actions", None)
+        if actions is None:
+            from .project_actions import install_project
+
+            actions = install_project(self)
+        return actions.open_project(path)
+
+    def offer_batch(self, folder: str | Path):
+        """Open the batch dialog with ``folder`` in its list (None when the batch dialog is unavailable)."""
+        try:
+            from .panels.batch_dialog import open_batch_dialog
+        except ImportError:
+            log.exception("batch dialog unavailable")
+            return None
+        dialog = open_batch_dialog(self, [folder])
+        self.batch_offered.emit(dialog)
+        return dialog
 
     def _open_image(self, path: Path) -> int:
         model = self.document.state.model
@@ -655,3 +723,4 @@ class StudioWindow(QMainWindow):
         self.client.cancel()
         self.client.stop()
         event.accept()
+        self.closing.emit()

@@ -18,6 +18,7 @@ from desktop.panels.adapt import AdaptPanel
 from desktop.panels.blend_pad_panel import BlendPadPanel
 from desktop.panels.domain_sources import DomainEntry
 from desktop.panels.domains import DomainSetting, DomainsPanel
+from desktop.widgets.blend_pad import Anchor
 from engine.fileio import sha256_of
 
 log = logging.getLogger("desktop.panels")
@@ -47,6 +48,7 @@ class PanelBinding(QObject):
         domains.layersChanged.connect(self._layers)
         domains.strengthChanged.connect(d.set_strength)
         domains.enabledDomainsChanged.connect(pad.set_anchors)
+        domains.enabledDomainsChanged.connect(lambda _pairs: self._show_anchors())
         w = pad.pad
         w.dragStarted.connect(self._pad_started)
         w.dragFinished.connect(self._pad_finished)
@@ -107,7 +109,7 @@ class PanelBinding(QObject):
         if not self._pad_drag:
             return
         w = self.pad.pad
-        self.doc.set_pad(w.puck(), w.weights())
+        self.doc.set_pad(w.puck(), w.weights(), tuple((a.key, *a.pos) for a in w.anchors()))
 
     # ---- document -> panels ------------------------------------------------------------------------
     def show_document(self, state: EditState | None = None) -> None:
@@ -132,7 +134,17 @@ class PanelBinding(QObject):
 
     def _show_pad(self, pad: Any) -> None:
         if not self._pad_drag:
+            self._show_anchors()
             self.pad.pad.set_puck(*(pad or (0.5, 0.5)))
+
+    def _show_anchors(self) -> None:
+        """Put the pad's anchors where the Document has them (the others keep their default places). Silent."""
+        if self._pad_drag:
+            return
+        stored = {k: (x, y) for k, x, y in self.doc.state.pad_anchors}
+        current = self.pad.pad.anchors()
+        if any(a.key in stored and a.pos != stored[a.key] for a in current):
+            self.pad.set_anchors([Anchor(a.key, a.label, stored.get(a.key, a.pos)) for a in current])
 
     def _model_changed(self, info: Any) -> None:
         self.adapt.model_path = info.path if info is not None else None

@@ -101,6 +101,10 @@ class WorkerClient(QObject):
         self.worker.submit_preview(PreviewRequest(rid, spec, draft, paste_back, want_before))
         return rid
 
+    def set_preview_policy(self, policy: str) -> None:
+        """The draft size policy: adaptive, smallest or full (the ``preview/policy`` setting)."""
+        self.worker.set_preview_policy(policy)
+
     @property
     def latest_preview_id(self) -> int:
         return self._latest_preview

@@ -8,6 +8,9 @@ The policy works on measured frame times only (the worker records every draft fr
   measurement (it was never tried, or its last frames are ``stale_frames`` draft frames old), so the
   size climbs back when the machine gets less busy, and a too-slow probe costs one frame per
   ``stale_frames`` frames.
+
+The ``preview/policy`` setting (:data:`POLICIES`) can override it: ``smallest`` always drafts at the
+smallest resolution, ``full`` always at the largest (the model's own size); ``adaptive`` is the above.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 DRAFT_BUDGET_S = 0.150
 #: a measurement older than this many draft frames no longer counts (the machine's load changes)
 STALE_FRAMES = 30
+#: the draft size policies (the studio's ``preview/policy`` setting)
+POLICIES = ("adaptive", "smallest", "full")
 
 
 @dataclass
@@ -31,13 +36,21 @@ class AdaptiveDraftSize:
     """Measured frame times per resolution, and the draft resolution they call for (see the module doc)."""
 
     def __init__(self, resolutions: Sequence[int], budget_s: float = DRAFT_BUDGET_S, smoothing: float = 0.5,
-                 stale_frames: int = STALE_FRAMES) -> None:
+                 stale_frames: int = STALE_FRAMES, policy: str = "adaptive") -> None:
         self.resolutions = sorted(int(r) for r in resolutions if r >= 8) or sorted(int(r) for r in resolutions)
         self.budget_s = budget_s
         self.smoothing = smoothing
         self.stale_frames = stale_frames
         self.frames = 0
         self._samples: dict[int, _Sample] = {}
+        self.policy = "adaptive"
+        self.set_policy(policy)
+
+    def set_policy(self, policy: str) -> None:
+        """One of :data:`POLICIES` (an unknown name raises ValueError)."""
+        if policy not in POLICIES:
+            raise ValueError(f"unknown preview policy {policy!r} (one of {', '.join(POLICIES)})")
+        self.policy = policy
 
     @property
     def measured(self) -> dict[int, float]:
@@ -64,6 +77,10 @@ class AdaptiveDraftSize:
 
     def pick(self) -> int:
         """The resolution of the next draft frame."""
+        if self.policy == "smallest":
+            return self.resolutions[0]
+        if self.policy == "full":
+            return self.resolutions[-1]
         times = {r: self.recent(r) for r in self.resolutions}
         over = [r for r, t in times.items() if t is not None and t > self.budget_s]
         ceiling = min(over) if over else None

@@ -156,6 +156,7 @@ class Worker(QObject):
         self._drafts: dict[str, AdaptiveDraftSize] = {}
         self._before_cache: tuple[tuple, int, Any] | None = None
         self._last_resolution: int | None = None
+        self.preview_policy = "adaptive"  # desktop.worker.preview_size.POLICIES
 
     # ---- called from any thread -----------------------------------------------------------------
     def submit_preview(self, request: PreviewRequest) -> None:
@@ -249,12 +250,20 @@ class Worker(QObject):
         else:
             self.job_finished.emit(job.id, result)
 
+    def set_preview_policy(self, policy: str) -> None:
+        """Draft size policy for every model (any thread; a plain attribute swap)."""
+        AdaptiveDraftSize([8], policy=policy)  # validates the name
+        self.preview_policy = policy
+
     def draft_size(self, model_path: str) -> AdaptiveDraftSize:
         key = ModelStore.key(model_path)
         if key not in self._drafts:
             gen = self.store.generator(model_path).generator
             self._drafts[key] = AdaptiveDraftSize(gen.config.resolutions)
-        return self._drafts[key]
+        sizer = self._drafts[key]
+        if sizer.policy != self.preview_policy:
+            sizer.set_policy(self.preview_policy)
+        return sizer
 
     def serve_preview(self) -> None:
         """Render the pending preview request, if any (worker thread)."""
