@@ -135,8 +135,7 @@ class AutoSaver(QObject):
                 log.warning("cannot move the autosave aside (%s); not offering recovery", exc)
                 return
         if self.recover_path.is_file():
-            self.bar.offer(f"The last session did not end cleanly. Recover the last session? "
-                           f"(autosaved {_age(self.recover_path)})")
+            self.bar.offer(f"Recover the last session? It did not end cleanly (autosaved {_age(self.recover_path)}).")
 
     # ---- saving ----------------------------------------------------------------------------------
     def save_now(self) -> Path | None:
@@ -238,7 +237,8 @@ def _age(path: Path) -> str:
         when = datetime.fromtimestamp(path.stat().st_mtime)
     except OSError:
         return "earlier"
-    return when.strftime("%d %b %H:%M")
+    same_day = when.date() == datetime.now().date()
+    return when.strftime("at %H:%M" if same_day else "on %d %b at %H:%M")
 
 
 def install_autosave(window, folder: str | Path | None = None, idle_ms: int = IDLE_MS) -> AutoSaver:

@@ -88,6 +88,7 @@ class EditState:
     pad: tuple[float, float] | None = None
     paste_back: bool = False
     pad_anchors: tuple[tuple[str, float, float], ...] = ()  # (domain path, x, y) as arranged on the pad
+    keep: float = 1.0  # fraction of each direction's channels kept (the Domains panel's sparsity = 1 - keep)
 
     def render_spec(self) -> RenderSpec | None:
         """What the worker renders for this state (None without a model)."""
@@ -98,7 +99,7 @@ class EditState:
             self.model.path, s.seed if s.w_plus is None else None, s.w_plus,
             tuple(DirectionSpec(d.path, d.weight, d.layers, d.style_mix) for d in self.directions if d.enabled),
             tuple(DeltaSpec(d.path, d.weight) for d in self.deltas if d.enabled),
-            self.strength, self.psi, photo_path=s.photo_path, alignment=s.alignment)
+            self.strength, self.psi, photo_path=s.photo_path, alignment=s.alignment, keep=self.keep)
 
 
 def to_recipe(state: EditState, relative_to: Path | None = None) -> Recipe:
@@ -120,7 +121,7 @@ def to_recipe(state: EditState, relative_to: Path | None = None) -> Recipe:
     studio = _studio_pad(state)
     return Recipe(gen, latent, dirs, deltas, strength=state.strength, psi=state.psi,
                   noise_seed=int(s.seed or 0) if s.w_plus is None else 0, paste_back=state.paste_back,
-                  source=source, studio=studio)
+                  source=source, studio=studio, keep=state.keep)
 
 
 def _studio_pad(state: EditState) -> dict | None:
@@ -252,7 +253,7 @@ class Document(QObject):
             self.directions_changed.emit(new.directions)
         if old.deltas != new.deltas:
             self.deltas_changed.emit(new.deltas)
-        if old.strength != new.strength:
+        if old.strength != new.strength or old.keep != new.keep:
             self.strength_changed.emit(new.strength)
         if old.pad != new.pad or old.pad_anchors != new.pad_anchors:
             self.pad_changed.emit(new.pad)
@@ -269,6 +270,10 @@ class Document(QObject):
 
     def set_strength(self, value: float) -> None:
         self.set_state(replace(self._state, strength=float(value)), "Strength")
+
+    def set_keep(self, value: float) -> None:
+        """The fraction of each direction's channels kept (magnitude pruning), in (0, 1]."""
+        self.set_state(replace(self._state, keep=min(1.0, max(0.01, float(value)))), "Sparsity")
 
     def set_psi(self, value: float) -> None:
         self.set_state(replace(self._state, psi=float(value)), "Truncation")

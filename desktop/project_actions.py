@@ -79,7 +79,7 @@ def open_project_job(path: str, search_dirs: list[str] | None = None):
         pad = studio.get("pad")
         r = project.recipe
         state = EditState(info, source, tuple(directions), tuple(deltas), r.strength, r.psi,
-                          tuple(pad) if pad else None, bool(studio.get("paste_back", False)))
+                          tuple(pad) if pad else None, bool(studio.get("paste_back", False)), keep=r.keep)
         by_sha = {d.sha256: d.path for d in directions + deltas}
         anchors = tuple((by_sha[a["sha256"]], float(a["pos"][0]), float(a["pos"][1]))
                         for a in studio.get("pad_anchors", []) if a.get("sha256") in by_sha)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -400,7 +401,9 @@ class StudioWindow(QMainWindow):
             if a.menu() is not None and a.text().replace("&", "") == menu:
                 a.menu().addAction(action)
                 return
-        self.menuBar().addMenu(f"&{menu}").addAction(action)
+        new = QMenu(f"&{menu}", self.menuBar())
+        self.menuBar().insertMenu(self.help_menu.menuAction(), new)  # Help stays last
+        new.addAction(action)
 
     # ---- messages --------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "info") -> None:

@@ -158,8 +158,10 @@ def _demo_directions(tmp_path, names) -> list[str]:
     layout = style_layout(load_generator(demo_model_path()).generator.config)
     keys = []
     for i, name in enumerate(names):
-        values = torch.zeros(total_channels(layout))
-        values[i * 8: i * 8 + 8] = 1.0
+        values = 0.5 * torch.randn(total_channels(layout), generator=torch.Generator().manual_seed(i))
+        for lay in layout:
+            if lay.kind == "torgb":
+                values[lay.offset: lay.offset + lay.channels] = 0
         path = tmp_path / f"{name}.safetensors"
         save_direction(Direction(layout, values, name=name), path)
         keys.append(str(path.resolve()))
@@ -245,3 +247,24 @@ def test_closing_during_a_job_asks_then_cancels_cleanly(window, qtbot):
     assert window.close()  # "Yes": cancel, stop and join
     assert len(asked) == 2 and not window.client.is_running()
     qtbot.waitUntil(lambda: job in cancelled, timeout=5_000)
+
+
+# ---- the Domains panel's sparsity ---------------------------------------------------------------------
+
+
+def test_sparsity_reaches_the_render_and_the_recipe_and_undoes(window, qtbot, tmp_path):
+    keys = _panel_window(window, qtbot, tmp_path)
+    doc, domains = window.document, window.panel_binding.domains
+    assert doc.state.render_spec().keep == 1.0
+    with qtbot.waitSignal(window.preview_shown, timeout=30_000) as sig:
+        window.request_preview(draft=False)
+    dense = sig.args[0].image
+    domains.sparsity.setValue(80)  # a key/click change: one step, keep 20 % of each direction's channels
+    assert doc.state.keep == pytest.approx(0.2) and doc.state.render_spec().keep == pytest.approx(0.2)
+    with qtbot.waitSignal(window.preview_shown, timeout=30_000) as sig:
+        window.request_preview(draft=False)
+    assert sig.args[0].image != dense
+    recipe = doc.to_recipe(tmp_path / "r.json")
+    assert recipe.keep == pytest.approx(0.2) and len(recipe.directions) == len(keys)
+    doc.undo_stack.undo()
+    assert doc.state.keep == 1.0 and domains.sparsity.value() == 0

@@ -47,6 +47,7 @@ class PanelBinding(QObject):
         domains.weightChanged.connect(self._weight)
         domains.layersChanged.connect(self._layers)
         domains.strengthChanged.connect(d.set_strength)
+        domains.sparsityChanged.connect(lambda sparsity: d.set_keep(1.0 - sparsity))
         domains.enabledDomainsChanged.connect(pad.set_anchors)
         domains.enabledDomainsChanged.connect(lambda _pairs: self._show_anchors())
         w = pad.pad
@@ -130,6 +131,7 @@ class PanelBinding(QObject):
                 setting.enabled, setting.weight = s.enabled, s.weight
                 setting.layers = getattr(s, "layers", setting.layers)
         ds.strength = st.strength
+        ds.sparsity = round(1.0 - st.keep, 2)
         self.domains.set_state(ds)
 
     def _show_pad(self, pad: Any) -> None:

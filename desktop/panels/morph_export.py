@@ -27,7 +27,7 @@ def morph_job(spec: RenderSpec, request: MorphRequest):
         terms = tuple(DirectionTerm(store.direction(d.path), d.weight, d.layers, d.path, d.style_mix)
                       for d in spec.directions)
         deltas = tuple(DeltaTerm(store.delta(x.path), x.weight, x.path) for x in spec.deltas)
-        edit = Edit(terms, deltas, spec.strength, spec.psi)
+        edit = Edit(terms, deltas, spec.strength, spec.psi, keep=spec.keep)
         latent = int(spec.seed or 0) if spec.w_plus is None else spec.w_plus
         frames = render_morph(gen, latent, edit, frame_weights(spec, request), progress=ctx.progress,
                               cancel=ctx.cancel, noise_mode=spec.noise_mode, noise_seed=spec.noise_seed)

@@ -24,7 +24,7 @@ def render_spec(store: ModelStore, spec: RenderSpec, max_resolution: int | None 
     terms = tuple(DirectionTerm(store.direction(d.path), d.weight, d.layers, d.path, d.style_mix)
                   for d in spec.directions)
     deltas = tuple(DeltaTerm(store.delta(x.path), x.weight, x.path) for x in spec.deltas)
-    edit = Edit(terms, deltas, spec.strength, spec.psi)
+    edit = Edit(terms, deltas, spec.strength, spec.psi, keep=spec.keep)
     latent = int(spec.seed or 0) if spec.w_plus is None else spec.w_plus
     size = max_resolution if max_resolution in gen.config.resolutions else None
     with torch.no_grad():

@@ -39,6 +39,7 @@ class RenderSpec:
     noise_seed: int = 0
     photo_path: str | None = None
     alignment: dict | None = None
+    keep: float = 1.0  # each direction pruned to this fraction of its channels (1 = none)
 
     def without_edit(self) -> RenderSpec:
         """The same latent with no directions or deltas (the "before" image)."""

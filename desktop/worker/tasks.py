@@ -240,7 +240,7 @@ def restore_recipe(path: str, extra_dirs: list[str] | None = None, photos: list[
             else:
                 source = Source("latent", None, w)
         return EditState(info, source, tuple(directions), tuple(deltas), recipe.strength, recipe.psi, None,
-                         recipe.paste_back)
+                         recipe.paste_back, keep=recipe.keep)
 
     return job
 

@@ -11,7 +11,8 @@ Order of operations (the recipe format's semantics, ``engine.pipeline.recipe``):
    truncated toward ``w_avg`` with ``psi`` on the first ``cutoff`` rows;
 3. each direction with ``style_mix`` mixes its style latents into the last W+ rows;
 4. the blended directions edit StyleSpace: ``s' = s + strength * sum_j c_j M_j(d_j)`` (DomMod directions
-   scale the conv weights instead);
+   scale the conv weights instead); with ``keep`` < 1 each direction is first magnitude-pruned to its
+   ``keep`` fraction of strongest channels (:func:`engine.domains.blend.sparsify`, StyleSpaceSparse);
 5. synthesis stops early when the requested size is one of the generator's synthesis resolutions;
    other sizes are resampled (Lanczos) by :func:`to_pil` / :func:`render_edit_image`.
 """
@@ -27,7 +28,7 @@ import torch
 from PIL import Image
 
 from engine.device import pick_dtype
-from engine.domains.blend import DirectionTerm, StyleEdit, build_edit, mix_style_latents
+from engine.domains.blend import DirectionTerm, StyleEdit, build_edit, mix_style_latents, sparsify
 from engine.domains.param_delta import ParamDelta, applied_deltas, check_delta_fits
 from engine.errors import UserError
 from engine.generator import NOISE_MODES, Generator
@@ -65,8 +66,9 @@ class Edit:
 
     ``directions``: :class:`~engine.domains.blend.DirectionTerm` (direction, weight ``c_j``, layer
     selection, style mix); ``deltas``: :class:`DeltaTerm`; ``strength``: the global direction strength;
-    ``psi``/``cutoff``: truncation of the latent (1 / None = none). An empty ``Edit()`` renders the latent
-    as it is.
+    ``psi``/``cutoff``: truncation of the latent (1 / None = none); ``keep``: the fraction of each
+    direction's channels kept by magnitude pruning, in (0, 1] (1 = no pruning, the exact old render). An
+    empty ``Edit()`` renders the latent as it is.
     """
 
     directions: tuple[DirectionTerm, ...] = ()
@@ -74,6 +76,7 @@ class Edit:
     strength: float = 1.0
     psi: float = 1.0
     cutoff: int | None = None
+    keep: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "directions", tuple(self.directions))
@@ -92,6 +95,8 @@ class Edit:
             raise UserError(f"truncation psi must be a finite number, got {self.psi}")
         if not math.isfinite(self.strength):
             raise UserError(f"strength must be a finite number, got {self.strength}")
+        if not math.isfinite(self.keep) or not 0.0 < self.keep <= 1.0:
+            raise UserError(f"keep fraction (sparsity) must be in (0, 1], got {self.keep}")
         if self.cutoff is not None and self.cutoff < 0:
             raise UserError(f"truncation cutoff must be 0 or more, got {self.cutoff}")
         for t in self.directions:
@@ -107,8 +112,12 @@ def style_edit(generator: Generator, edit: Edit) -> StyleEdit:
     """The directions of ``edit`` reduced to one StyleSpace offset (+ DomMod scales) for ``generator``.
 
     Checks that every direction fits the generator and that every layer selection selects a layer.
+    ``edit.keep`` < 1 prunes each direction to its strongest channels first.
     """
-    return build_edit(edit.directions, style_layout(generator.config), edit.strength)
+    terms = edit.directions
+    if edit.keep < 1.0:
+        terms = tuple(replace(t, direction=sparsify(t.direction, edit.keep)[0]) for t in terms)
+    return build_edit(terms, style_layout(generator.config), edit.strength)
 
 
 def output_size(generator: Generator, size: int | None) -> int:

@@ -12,6 +12,8 @@ Version 1 (``{"format": "styledomain.recipe", "version": 1, ...}``)::
     directions   [{name, sha256, file, weight, layers, style_mix}]  s' = s + strength * sum c_j M_j(d_j)
     param_deltas [{name, sha256, file, weight}]                  theta = theta_0 + sum c_j delta_j
     strength     global direction strength
+    keep         optional, in (0, 1]: each direction magnitude-pruned to this fraction of its channels
+                 before blending (StyleSpaceSparse); absent = 1 (no pruning)
     noise        {mode: const|random|none, seed}                 seed feeds torch.Generator for "random"
     output       {size: null|int, paste_back: bool}
     studio       optional object: front-end state (the studio's blend-pad position); kept, ignored by the engine
@@ -102,6 +104,7 @@ class Recipe:
     paste_back: bool = False
     source: SourcePhoto | None = None
     studio: dict | None = None
+    keep: float = 1.0
 
     # ---- serialisation ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -126,6 +129,8 @@ class Recipe:
         }
         if self.studio is not None:
             out["studio"] = self.studio
+        if self.keep != 1.0:  # absent when 1: recipes without pruning are written exactly as before
+            out["keep"] = self.keep
         return out
 
     def dumps(self, indent: int | None = None) -> str:
@@ -204,7 +209,7 @@ class _Parser:
         if version != RECIPE_VERSION:
             self.fail(f"recipe version {version!r} is not supported (this program reads version {RECIPE_VERSION})")
         top = {"format", "version", "generator", "latent", "truncation", "directions", "param_deltas",
-               "strength", "noise", "output", "source", "studio"}
+               "strength", "noise", "output", "source", "studio", "keep"}
         self.obj(d, "recipe", {"format", "version", "generator", "latent"}, top)
         g = self.obj(d["generator"], "generator", {"name", "sha256", "layout_fingerprint"}, {"file"})
         gen = GeneratorRef(self.str_(g["name"], "generator.name"), self.str_(g["sha256"], "generator.sha256"),
@@ -237,7 +242,13 @@ class _Parser:
                                                   hi=validation.NOISE_SEED_MAX),
             size=size, paste_back=paste, source=self.source(d.get("source")),
             studio=self.studio(d.get("studio")),
+            keep=self.keep(d.get("keep", 1.0)),
         )
+
+    def keep(self, v) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= 1:
+            self.fail(f"keep must be a number in (0, 1] (the fraction of each direction's channels kept), got {v!r}")
+        return float(v)
 
     def studio(self, d) -> dict | None:
         if d is not None and not isinstance(d, dict):

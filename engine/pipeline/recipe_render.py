@@ -216,7 +216,7 @@ def recipe_for_edit(loaded: LoadedGenerator, edit: Edit, latent: LatentRef, *,
                        file_hint(d.origin, relative_to) if d.origin else "", d.weight) for d in edit.deltas]
     return Recipe(generator_ref(loaded, relative_to), latent, dirs, deltas, strength=edit.strength, psi=edit.psi,
                   cutoff=edit.cutoff, noise_mode=noise_mode, noise_seed=noise_seed, size=size,
-                  paste_back=paste_back, source=source)
+                  paste_back=paste_back, source=source, keep=edit.keep)
 
 
 def resolved_edit(res: ResolvedRecipe) -> Edit:
@@ -226,7 +226,7 @@ def resolved_edit(res: ResolvedRecipe) -> Edit:
         directions=tuple(DirectionTerm(d, ref.weight, ref.layers, str(p), ref.style_mix, ref.sha256)
                          for ref, d, p in res.directions),
         deltas=tuple(DeltaTerm(delta, ref.weight, str(p), ref.sha256) for ref, delta, p in res.deltas),
-        strength=r.strength, psi=r.psi, cutoff=r.cutoff)
+        strength=r.strength, psi=r.psi, cutoff=r.cutoff, keep=r.keep)
 
 
 def render_kwargs(recipe: Recipe) -> dict:
