@@ -21,14 +21,14 @@ import torch
 
 from engine.checkpoints import LoadedGenerator
 from engine.domains.direction import Direction, save_direction
-from engine.domains.param_delta import ParamDelta, save_param_delta
+from engine.domains.param_delta import ParamDelta, low_rank_product, save_param_delta
 from engine.errors import UserError
 from engine.generator import Generator
 from engine.jobs import CancelToken, ProgressFn, is_cancelled, report
 from engine.stylespace import layout_fingerprint, style_layout
 
 from .losses import LOSSES, JoJoLoss, MTGLoss, NadaLoss, PairedLoss, PixelLoss, sample_w
-from .params import PARAMS, Parameterisation, StyleSpaceOffset, make_param
+from .params import PARAMS, AffineLight, Parameterisation, StyleSpaceOffset, make_param
 from .presets import Preset, get_preset
 from .references import Reference, png_thumbnail, prepare_reference
 
@@ -334,8 +334,14 @@ def _attach_output(result: AdaptResult, p: Parameterisation, gen: Generator, sha
             direction.extra["sparsified_keep"] = kept
         result.direction = direction
         return
-    deltas = {k: v.detach().cpu().float().contiguous() for k, v in p.param_deltas().items()}
+    factors = {}
+    if isinstance(p, AffineLight):  # stored as U, V; the dense delta is their product, as rendered in training
+        factors = {k: tuple(p.factors[f"{k}.{f}"].detach().cpu().float().contiguous() for f in "UV")
+                   for k in p.weights}
+        result.metadata["factors"] = f"low-rank U @ V, rank {p.rank}"
+    deltas = {k: low_rank_product(*factors[k]) if k in factors else v.detach().cpu().float().contiguous()
+              for k, v in p.param_deltas().items()}
     meta = {"adaptation": json.dumps(result.summary())}
     if "thumbnail_png_base64" in result.metadata:
         meta["thumbnail_png_base64"] = result.metadata["thumbnail_png_base64"]
-    result.delta = ParamDelta(deltas, name, fp, sha, "styledomain adapt", "", meta)
+    result.delta = ParamDelta(deltas, name, fp, sha, "styledomain adapt", "", meta, factors)

@@ -5,6 +5,10 @@ theta_base}`` for the parameters an adaptation changed, with string metadata ``f
 ``styledomain.param_delta``, ``format_version``, ``name``, ``layout_fingerprint`` (of the base
 generator), ``base_sha256`` (optional), ``source``, ``license``.
 
+A low-rank delta (AffineLight) may be stored as its factors: ``NAME.lowrank_u`` [out, r] and
+``NAME.lowrank_v`` [r, in] instead of ``NAME`` (format version 2, metadata ``factors``); loading
+multiplies them back with :func:`low_rank_product`, the same product training rendered with.
+
 Blending sets ``theta = theta_0 + sum_j c_j * delta_j`` in place for the duration of a ``with``
 block (:func:`applied_deltas`); only the touched parameters are saved and restored bit-exactly.
 """
@@ -27,6 +31,8 @@ from engine.stylespace import layout_fingerprint, style_layout
 
 FORMAT_NAME = "styledomain.param_delta"
 FORMAT_VERSION = 1
+FACTORED_VERSION = 2  # written only when some delta is stored as low-rank factors
+FACTOR_SUFFIXES = (".lowrank_u", ".lowrank_v")
 RESERVED_META = ("format", "format_version", "name", "layout_fingerprint", "base_sha256", "source", "license")
 
 
@@ -41,6 +47,13 @@ class ParamDelta:
     source: str = ""
     license: str = ""
     meta: dict[str, str] = field(default_factory=dict)
+    #: ``{name: (U, V)}`` for deltas that are ``U @ V`` and are saved as their factors
+    factors: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+
+def low_rank_product(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``U @ V`` in float32: the dense delta of a low-rank factor pair."""
+    return (u.float() @ v.float()).contiguous()
 
 
 def make_param_delta(base: Generator, adapted: Generator, name: str = "", base_sha256: str = "",
@@ -61,10 +74,22 @@ def save_param_delta(delta: ParamDelta, path: str | os.PathLike) -> None:
     """Atomically; string entries of ``delta.meta`` (e.g. ``adaptation`` JSON) are kept beside the fixed keys."""
     path = Path(path)
     meta = {k: str(v) for k, v in delta.meta.items() if k not in RESERVED_META}
-    meta.update({"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "name": delta.name,
+    meta.pop("factors", None)
+    version = FACTORED_VERSION if delta.factors else FORMAT_VERSION
+    meta.update({"format": FORMAT_NAME, "format_version": str(version), "name": delta.name,
                  "layout_fingerprint": delta.layout_fingerprint, "base_sha256": delta.base_sha256,
                  "source": delta.source, "license": delta.license})
-    save_safetensors({k: v.float() for k, v in delta.deltas.items()}, path, meta)
+    tensors = {}
+    for k, v in delta.deltas.items():
+        if k in delta.factors:
+            u, w = delta.factors[k]
+            tensors[k + FACTOR_SUFFIXES[0]], tensors[k + FACTOR_SUFFIXES[1]] = u.float(), w.float()
+        else:
+            tensors[k] = v.float()
+    if delta.factors:
+        rank = max(u.shape[1] for u, _ in delta.factors.values())
+        meta["factors"] = f"low-rank (rank {rank}): NAME{FACTOR_SUFFIXES[0]} @ NAME{FACTOR_SUFFIXES[1]} is NAME's delta"
+    save_safetensors(tensors, path, meta)
 
 
 def load_param_delta(path: str | os.PathLike) -> ParamDelta:
@@ -74,17 +99,37 @@ def load_param_delta(path: str | os.PathLike) -> ParamDelta:
     tensors, meta = read_safetensors(p)
     if meta.get("format") != FORMAT_NAME:
         raise FileProblem(p, f"not a StyleDomain parameter-delta file (format={meta.get('format')!r})")
-    if meta.get("format_version") != str(FORMAT_VERSION):
+    if meta.get("format_version") not in (str(FORMAT_VERSION), str(FACTORED_VERSION)):
         raise FileProblem(p, f"parameter-delta format version {meta.get('format_version')!r} is not supported "
-                             f"(this program reads version {FORMAT_VERSION})")
+                             f"(this program reads versions {FORMAT_VERSION} and {FACTORED_VERSION})")
     for k, v in tensors.items():
         if not v.is_floating_point():
             raise FileProblem(p, f"{k} has dtype {v.dtype}, expected a float type")
         if not bool(torch.isfinite(v).all()):
             raise FileProblem(p, f"{k} contains NaN/Inf values")
-    return ParamDelta({k: v.float() for k, v in tensors.items()}, meta.get("name") or p.stem,
-                      meta.get("layout_fingerprint", ""), meta.get("base_sha256", ""), meta.get("source", ""),
-                      meta.get("license", ""), meta)
+    deltas, factors = _expand_factors(p, {k: v.float() for k, v in tensors.items()})
+    return ParamDelta(deltas, meta.get("name") or p.stem, meta.get("layout_fingerprint", ""),
+                      meta.get("base_sha256", ""), meta.get("source", ""), meta.get("license", ""), meta, factors)
+
+
+def _expand_factors(p: Path, tensors: dict[str, torch.Tensor]):
+    """(dense deltas, factors): each ``NAME.lowrank_u`` / ``NAME.lowrank_v`` pair becomes ``NAME``."""
+    su, sv = FACTOR_SUFFIXES
+    deltas = {k: v for k, v in tensors.items() if not k.endswith(FACTOR_SUFFIXES)}
+    factors = {}
+    for k in sorted(tensors):
+        if not k.endswith(FACTOR_SUFFIXES):
+            continue
+        name = k[: -len(su)] if k.endswith(su) else k[: -len(sv)]
+        u, v = tensors.get(name + su), tensors.get(name + sv)
+        if u is None or v is None:
+            raise FileProblem(p, f"{k} has no partner factor ({name}{su if u is None else sv} is missing)")
+        if u.ndim != 2 or v.ndim != 2 or u.shape[1] != v.shape[0] or name in deltas:
+            raise FileProblem(p, f"{name}: low-rank factors of shapes {list(u.shape)} and {list(v.shape)} "
+                                 "do not make one delta")
+        factors[name] = (u, v)
+    deltas.update({k: low_rank_product(u, v) for k, (u, v) in factors.items()})
+    return deltas, factors
 
 
 def check_delta_fits(delta: ParamDelta, gen: Generator, origin: str | os.PathLike = "") -> None:
