@@ -2,7 +2,9 @@
 
 Order matters: ``freeze_support`` first (worker processes re-enter here), then guard the standard streams
 (a windowed build has none, and tqdm/logging write to them), then import torch before any Qt module (on
-Windows, torch >= 2.9 imported after Qt fails with WinError 1114 on ``c10.dll``), then check the system
+Windows, torch >= 2.9 imported after Qt fails with WinError 1114 on ``c10.dll``). In the bundle torch is
+already imported by the runtime hook ``rthook_torch_first.py``, because PyInstaller's own PySide6 hook loads
+QtCore before this script runs; the import here keeps the order when run from source. Then check the system
 libraries Qt's xcb plugin needs on Linux (``launcher_checks``), and only then start the studio.
 ``--startup-report FILE`` (launcher only) writes start-up timing marks and quits after the first render
 (``startup_marks``).
@@ -36,11 +38,12 @@ def main() -> int:
 
     marks = from_argv()
     if marks is not None:
+        marks.marks.update(getattr(sys, "_styledomain_marks", {}))  # the runtime hook's, in the bundle
         marks.marks["launcher"] = LAUNCHER_ENTERED
     import torch  # noqa: F401  (before Qt, see the module docstring)
 
     if marks is not None:
-        marks.mark("torch_imported")
+        marks.mark("torch_imported")  # kept when the runtime hook already set it
     from launcher_checks import missing_message, missing_xcb_libraries, tell_user
 
     missing = missing_xcb_libraries()
