@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "pyinstaller")
     parser.add_argument("--no-tarball", action="store_true", help="skip the .tar.gz (it takes minutes)")
     parser.add_argument("--tarball-only", action="store_true",
-                        help="only (re)write the .tar.gz of an existing bundle and add it to the report")
+                        help="only (re)write the .tar.gz of an existing bundle (refreshing its menu files) and add it "
+                             "to the report")
     args = parser.parse_args(argv)
     bundle = args.dist / NAME
     report_path = args.dist / f"{NAME}-report.json"
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (bundle / NAME).is_file():
             print(f"build: {bundle / NAME}: not built; run `make package` first", file=sys.stderr)
             return 2
+        if sys.platform.startswith("linux"):
+            add_desktop_files(bundle)  # the checkout's current menu entry, icon and install script
         report = json.loads(report_path.read_text()) if report_path.is_file() else {"bundle": str(bundle)}
         report.update(make_tarball(bundle, args.dist / f"{NAME}.tar.gz"))
         report_path.write_text(json.dumps(report, indent=2) + "\n")

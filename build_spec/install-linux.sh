@@ -20,7 +20,9 @@ if [ "$here" != "$opt" ]; then
 fi
 ln -sf "$opt/styledomain-studio" "$bin/styledomain-studio"
 cp "$here/styledomain-studio.png" "$prefix/icons/hicolor/256x256/apps/styledomain-studio.png"
-sed "s|^Exec=.*|Exec=$opt/styledomain-studio %F|" "$here/styledomain-studio.desktop" \
+# Exec holds the quoted absolute path (a home folder may contain spaces); sed's own specials are escaped
+exec_path=$(printf '%s' "$opt/styledomain-studio" | sed 's/[\\|&]/\\&/g')
+sed "s|^Exec=.*|Exec=\"$exec_path\" %F|" "$here/styledomain-studio.desktop" \
     > "$prefix/applications/styledomain-studio.desktop"
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database "$prefix/applications" || true
 echo "Installed to $opt; start it from the menu or with: $bin/styledomain-studio"

@@ -85,7 +85,7 @@ def test_install_script_installs_for_the_user_and_uninstall_keeps_models(tmp_pat
     assert launcher.resolve() == (opt / "styledomain-studio").resolve()
     assert subprocess.run([str(launcher)], capture_output=True, text=True).stdout == "started\n"
     entry = (home / ".local/share/applications/styledomain-studio.desktop").read_text()
-    assert f"Exec={opt}/styledomain-studio %F\n" in entry and "Icon=styledomain-studio\n" in entry
+    assert f'Exec="{opt}/styledomain-studio" %F\n' in entry and "Icon=styledomain-studio\n" in entry
     assert (home / ".local/share/icons/hicolor/256x256/apps/styledomain-studio.png").is_file()
     library = home / ".local/share/styledomain/models/mine.safetensors"
     library.parent.mkdir(parents=True)
@@ -94,6 +94,21 @@ def test_install_script_installs_for_the_user_and_uninstall_keeps_models(tmp_pat
     assert not opt.exists() and not launcher.is_symlink()
     assert not (home / ".local/share/applications/styledomain-studio.desktop").exists()
     assert library.read_bytes() == b"user model"
+
+
+def test_install_script_quotes_a_home_with_spaces_and_sed_specials(tmp_path: Path) -> None:
+    if shutil.which("sh") is None:
+        pytest.skip("no sh")
+    bundle = fake_bundle(tmp_path / "unpacked")
+    home = tmp_path / "my home & co|x"
+    home.mkdir()
+    run_install(bundle, home)
+    desktop = home / ".local/share/applications/styledomain-studio.desktop"
+    exec_line = next(line for line in desktop.read_text().splitlines() if line.startswith("Exec="))
+    assert exec_line == f'Exec="{home}/.local/opt/styledomain-studio/styledomain-studio" %F'
+    if shutil.which("desktop-file-validate"):
+        check = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
 
 
 def good_report() -> dict:

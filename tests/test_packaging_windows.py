@@ -86,3 +86,12 @@ def test_entry_point_imports_torch_before_anything_that_loads_qt() -> None:
     # freeze_support comes first: worker processes re-enter the entry point
     first_call = next(n for n in main.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call))
     assert ast.unparse(first_call.value.func) == "multiprocessing.freeze_support"
+
+
+def test_bundle_runtime_hook_imports_torch_first() -> None:
+    """PyInstaller's PySide6 runtime hook imports QtCore before the entry point; ours runs before it."""
+    spec = (ROOT / "build_spec" / "styledomain-studio.spec").read_text(encoding="utf-8")
+    assert re.search(r'runtime_hooks=\[str\(ROOT / "build_spec" / "rthook_torch_first.py"\)\]', spec)
+    hook = ast.parse((ROOT / "build_spec" / "rthook_torch_first.py").read_text(encoding="utf-8"))
+    order = [name for func in hook.body if isinstance(func, ast.FunctionDef) for name in _imports_in_order(func)]
+    assert "torch" in order and not any(name.startswith(("PySide6", "desktop")) for name in order)
