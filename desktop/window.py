@@ -612,12 +612,19 @@ class StudioWindow(QMainWindow):
                 self.library.add_image(path)
                 self._add_recent(str(path))
 
-        return self.client.submit(f"Open {path.name}",
-                                  _with_recipe_pad(tasks.open_image(str(path), model.path if model else None), path),
-                                  on_done=done)
+        job = tasks.open_image(str(path), model.path if model else None, photos=self._known_photos())
+        return self.client.submit(f"Open {path.name}", _with_recipe_pad(job, path), on_done=done)
+
+    def _known_photos(self) -> list[str]:
+        """Images the studio knows, where a restored recipe's photo is looked for: the current photo, recent
+        files, then the library newest first (the user's photos before the shipped samples)."""
+        current = self.document.state.source.photo_path
+        candidates = ([current] if current else []) + self.recent_files() + self.library.paths()[::-1]
+        return [p for p in candidates if Path(p).suffix.lower() in tasks.IMAGE_SUFFIXES]
 
     def restore_recipe(self, path: str | Path) -> int:
-        return self.client.submit(f"Restore {Path(path).name}", _with_recipe_pad(tasks.restore_recipe(str(path)), path),
+        job = tasks.restore_recipe(str(path), photos=self._known_photos())
+        return self.client.submit(f"Restore {Path(path).name}", _with_recipe_pad(job, path),
                                   on_done=lambda st: self._apply_restored(st, Path(path)))
 
     def _apply_restored(self, state: EditState, path: Path) -> None:
@@ -677,14 +684,19 @@ class StudioWindow(QMainWindow):
                                                                             st.paste_back), on_done=done)
 
     # ---- recent files, diagnostics ---------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        """The Open Recent paths, newest first (an ini file gives a one-item list back as a plain string)."""
+        value = self.settings.value("recent", []) or []
+        return [value] if isinstance(value, str) else [str(p) for p in value]
+
     def _add_recent(self, path: str) -> None:
-        recent = [p for p in (self.settings.value("recent", []) or []) if p != path]
+        recent = [p for p in self.recent_files() if p != path]
         self.settings.setValue("recent", ([path] + recent)[:MAX_RECENT])
         self._refresh_recent()
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
-        for p in self.settings.value("recent", []) or []:
+        for p in self.recent_files():
             act = self.recent_menu.addAction(Path(p).name)
             act.setToolTip(p)
             act.triggered.connect(lambda _=False, p=p: self.open_paths([p]))

@@ -268,3 +268,14 @@ def test_sparsity_reaches_the_render_and_the_recipe_and_undoes(window, qtbot, tm
     assert recipe.keep == pytest.approx(0.2) and len(recipe.directions) == len(keys)
     doc.undo_stack.undo()
     assert doc.state.keep == 1.0 and domains.sparsity.value() == 0
+
+
+def test_enabling_a_domain_takes_the_pad_blend_in_one_undo_step(window, qtbot, tmp_path):
+    keys = _panel_window(window, qtbot, tmp_path)  # both enabled, one click each
+    doc, pad = window.document, window.panel_binding.pad.pad
+    used = {d.path: d.weight for d in doc.state.directions if d.enabled}
+    assert used == pytest.approx(pad.weights())
+    assert used == pytest.approx({keys[0]: 0.5, keys[1]: 0.5})
+    doc.undo_stack.undo()  # the second click: enable + re-blend
+    assert [d.path for d in doc.state.directions if d.enabled] == [keys[0]]
+    assert doc.state.directions[0].weight == pytest.approx(1.0)

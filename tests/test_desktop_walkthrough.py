@@ -342,9 +342,6 @@ def test_a_restored_recipe_finds_its_photo_among_the_given_photos(studio, qtbot,
     assert results[1].source.label == "astronaut.png"
 
 
-@pytest.mark.xfail(strict=True, reason="desktop/window.py _open_image/restore_recipe do not pass the library's "
-                   "photos to tasks.open_image/restore_recipe(photos=...), so a dropped recipe's photo is lost "
-                   "(title 'latent', no paste-back)")
 def test_dropped_recipe_restores_the_photo_from_the_library(studio, qtbot, tmp_path):
     from desktop.document import Source
 
@@ -364,9 +361,6 @@ def test_dropped_recipe_restores_the_photo_from_the_library(studio, qtbot, tmp_p
     assert "astronaut.png" in studio.windowTitle()
 
 
-@pytest.mark.xfail(strict=True, reason="desktop/panels/install.py PanelBinding: enabledDomainsChanged -> "
-                   "pad.set_anchors re-blends the pad's weights, but the Document keeps its own weights until "
-                   "the puck is dragged, so the pad's readout and the rendered edit disagree")
 def test_pad_readout_matches_the_edit_after_enabling_two_domains(studio, qtbot, tmp_path):
     studio.open_model(demo_model_path())
     qtbot.waitUntil(lambda: studio.document.state.model is not None, timeout=WAIT_MS)

@@ -74,11 +74,15 @@ class PanelBinding(QObject):
         return None
 
     def _toggled(self, key: str, on: bool) -> None:
+        """Enable/disable a domain; the enabled domains then take the pad's blend weights (what its readout
+        shows), in the same undo step when called inside the panel's edit frame."""
         entry = self.domains.entry(key)
         slot = self._slot(key)
         is_delta = entry.kind == "param_delta"
+        self._lay_out_pad(key, on)
         if slot is not None:
             (self.doc.update_delta if is_delta else self.doc.update_direction)(key, enabled=on)
+            self._blend_from_pad()
             return
         if not on:
             return
@@ -88,6 +92,25 @@ class PanelBinding(QObject):
             self.doc.add_delta(DeltaSlot(key, entry.label, sha, True, setting.weight))
         else:
             self.doc.add_direction(DirectionSlot(key, entry.label, sha, True, setting.weight, setting.layers))
+        self._blend_from_pad()
+
+    def _lay_out_pad(self, key: str, on: bool) -> None:
+        """Put the anchors of the enabled domains (with ``key`` switched ``on``/off) on the pad now, so that
+        its weights can go into the same edit step."""
+        ds = self.domains.state()
+        if key in ds.settings:
+            ds.settings[key].enabled = on
+        labels = {e.key: e.label for e in self.domains.entries()}
+        self.pad.set_anchors([(k, labels[k]) for k, s in ds.settings.items() if s.enabled and k in labels])
+        self._show_anchors()
+
+    def _blend_from_pad(self) -> None:
+        """Give the enabled domains the weights the pad shows for its (just re-laid-out) anchors."""
+        weights = self.pad.pad.weights()
+        st = self.doc.state
+        used = {s.path: s.weight for s in st.directions + st.deltas if s.enabled}
+        if weights and any(abs(used.get(k, float("nan")) - w) > 1e-12 or k not in used for k, w in weights.items()):
+            self.doc.set_pad(st.pad, weights)
 
     def _weight(self, key: str, w: float) -> None:
         slot = self._slot(key)
@@ -180,7 +203,11 @@ class PanelBinding(QObject):
         """A domain the Adapt panel made: list it and enable it (one undo step)."""
         good, _bad = self.domains.import_paths([path])
         if good:
-            self._toggled(good[0].key, True)
+            self.doc.begin_gesture()
+            try:
+                self._toggled(good[0].key, True)
+            finally:
+                self.doc.end_gesture()
         else:
             self.window.show_message(f"The new domain {path} could not be added", "error")
 
