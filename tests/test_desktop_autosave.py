@@ -148,3 +148,56 @@ def test_a_second_running_studio_does_not_take_the_first_ones_autosave(make_wind
     s2 = install_autosave(second, folder, idle_ms=50)
     assert not s2.enabled and not s2.bar.isVisible()
     assert (folder / AUTOSAVE_NAME).is_file() and not (folder / RECOVER_NAME).exists()
+
+
+CHILD = '''
+import os, sys, time
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+from desktop.app import load_settings, open_studio
+from engine.resources import demo_model_path
+
+app = QApplication(sys.argv[:1])
+win = open_studio(demo_model_path(), "cpu", "fp32", load_settings(QSettings(sys.argv[1], QSettings.Format.IniFormat)))
+
+
+def wait(cond):
+    end = time.monotonic() + 60
+    while not cond():
+        if time.monotonic() > end:
+            sys.exit(9)
+        app.processEvents()
+        time.sleep(0.01)
+
+
+wait(lambda: win.document.state.model is not None)
+if sys.argv[2] == "crash":
+    saved = []
+    win.autosaver.saved.connect(saved.append)
+    win.document.set_strength(0.33)
+    wait(lambda: bool(saved))
+    os._exit(3)  # no clean exit: nothing is cleaned up, the lock's process is gone
+print("offered" if not win.autosaver.bar.isHidden() else "not offered", flush=True)
+os._exit(0)
+'''
+
+
+def test_a_real_crash_is_offered_for_recovery_at_the_next_start(tmp_path):
+    """Two real processes: the first is killed after an autosave; the second offers it (QLockFile finds the
+    first one's lock stale)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    child = tmp_path / "child.py"
+    child.write_text(CHILD)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(root), STYLEDOMAIN_HOME=str(tmp_path / "lib"))
+    run = [sys.executable, str(child), str(tmp_path / "studio.ini")]
+    first = subprocess.run(run + ["crash"], env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 3, first.stderr[-2000:]
+    assert (tmp_path / "lib" / "autosave" / AUTOSAVE_NAME).is_file()
+    second = subprocess.run(run + ["start"], env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0 and second.stdout.strip() == "offered", second.stderr[-2000:]
+    assert load_project(tmp_path / "lib" / "autosave" / RECOVER_NAME).recipe.strength == pytest.approx(0.33)
