@@ -138,15 +138,27 @@ class ProjectActions(QObject):
         self._remember(path)
         return True
 
-    def _remember(self, path: Path) -> None:
-        """List the project in Open Recent and the Library panel (when the window has them)."""
+    def _remember(self, path: Path, opened: bool = False) -> None:
+        """List the project in Open Recent and the Library panel (when the window has them); its thumbnail
+        is the current preview, or for a project just opened the next preview (its own image)."""
         add_recent = getattr(self.window, "_add_recent", None)
         if add_recent is not None:
             add_recent(str(path))
         library = getattr(self.window, "library", None)
-        if library is not None and hasattr(library, "add_project"):
+        if library is None or not hasattr(library, "add_project"):
+            return
+        if not opened:
             preview = getattr(self.window, "last_preview", None)
             library.add_project(path, getattr(preview, "image", None))
+            return
+        library.add_project(path, None)
+        shown = getattr(self.window, "preview_shown", None)
+        if shown is not None:
+            def thumb(result) -> None:
+                shown.disconnect(thumb)
+                library.add_project(path, result.image)
+
+            shown.connect(thumb)
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open project", "", PROJECT_FILTER)
@@ -171,7 +183,7 @@ class ProjectActions(QObject):
                 self.path = path
                 self.window.document.undo_stack.setClean()
                 self.window.show_message(f"Opened project {path.name}", "ok")
-                self._remember(path)
+                self._remember(path, opened=True)
             if on_done:
                 on_done(state)
 
