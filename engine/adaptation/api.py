@@ -176,8 +176,9 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     plateau = pre.plateau if plateau is None else plateau
     dev = gen.w_avg.device
     clips = _load_clips(clip, dev)
+    ref_steps = 0 if loss == "paired" else invert_steps  # paired targets are only compared, never inverted further
     refs = [prepare_reference(r, loaded_generator, aligned=aligned, centre_crop=centre_crop, encoder=encoder,
-                              invert_steps=invert_steps, cancel=cancel) for r in references]
+                              invert_steps=ref_steps, cancel=cancel) for r in references]
     srcs = [prepare_reference(s, loaded_generator, aligned=aligned, centre_crop=centre_crop, encoder=encoder,
                               invert_steps=invert_steps, cancel=cancel) for s in sources]
     rng = torch.Generator().manual_seed(int(seed))
@@ -217,7 +218,7 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
             early = f"the reference reconstruction stopped improving (plateau) after {len(history)} steps"
         preview = None
         if preview_every and ((step + 1) % preview_every == 0 or step + 1 == pre.steps or early):
-            preview = _preview(p, w_grid, refs)
+            preview = _preview(p, w_grid, [replace(refs[0], w_plus=srcs[0].w_plus)] if srcs else refs)
         report(progress, JOB, step + 1, pre.steps, values=values, preview=preview)
         if early:
             notes.append(early)
