@@ -239,8 +239,8 @@ class AdaptPanel(PathDropTarget, QWidget):
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
         lay.addWidget(self.eta)
-        lay.addWidget(self.curve, 1)
-        lay.addWidget(self.preview, 2)
+        lay.addWidget(self.curve, 2)  # the preview grid is one wide row of faces: it needs less height
+        lay.addWidget(self.preview, 1)
         self._t0 = time.monotonic()
         self.set_runner(runner)
 

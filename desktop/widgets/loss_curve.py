@@ -53,8 +53,9 @@ class LossCurve(QWidget):
         pal = self.palette()
         p.fillRect(self.rect(), pal.base())
         fm = p.fontMetrics()
-        plot = QRectF(8 + fm.horizontalAdvance("0.000"), 6, self.width() - 16 - fm.horizontalAdvance("0.000"),
-                      self.height() - 12 - fm.height())
+        legend_h = fm.height() + 4 if self.series else 0  # the legend has its own row, above the data
+        plot = QRectF(8 + fm.horizontalAdvance("0.000"), 6 + legend_h,
+                      self.width() - 16 - fm.horizontalAdvance("0.000"), self.height() - 12 - fm.height() - legend_h)
         p.setPen(QPen(pal.mid().color(), 1))
         p.drawRect(plot)
         values = [v for pts in self.series.values() for _, v in pts]
@@ -84,15 +85,19 @@ class LossCurve(QWidget):
         p.drawText(QRectF(plot.left(), plot.bottom() + 1, plot.width(), fm.height()), Qt.AlignmentFlag.AlignRight,
                    f"step {max(steps)}" + (f" / {self.total_steps}" if self.total_steps else "")
                    + ("  (log scale)" if log else ""))
-        legend_x = plot.left() + 6
-        for i, (name, pts) in enumerate(self.series.items()):
-            colour = QColor(COLOURS[i % len(COLOURS)])
-            p.setPen(QPen(colour, 2.2 if name == "total" else 1.2))
+        colours = {name: QColor(COLOURS[i % len(COLOURS)]) for i, name in enumerate(self.series)}
+        for name, pts in self.series.items():
+            p.setPen(QPen(colours[name], 2.2 if name == "total" else 1.2))
             for a, b in zip(pts, pts[1:], strict=False):
                 p.drawLine(to_xy(*a), to_xy(*b))
             if len(pts) == 1:
                 p.drawEllipse(to_xy(*pts[0]), 2, 2)
-            label = f"{name} {pts[-1][1]:.3g}"
-            p.drawText(QPointF(legend_x, plot.top() + fm.ascent() + 2), label)
+        legend_x = plot.left()
+        for name in sorted(self.series, key=lambda n: n != "total"):  # total first; what does not fit is
+            label = f"{name} {self.series[name][-1][1]:.3g}"  # left to the accessible description
+            if legend_x + fm.horizontalAdvance(label) > plot.right():
+                break
+            p.setPen(colours[name])
+            p.drawText(QPointF(legend_x, plot.top() - 4 - fm.descent()), label)
             legend_x += fm.horizontalAdvance(label) + 12
         p.end()
