@@ -7,7 +7,10 @@ from collections.abc import Callable
 
 
 def format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
+    """``"<1 s"``, ``"42 s"``, ``"3 min 05 s"``, ``"2 h 07 min"``."""
+    if seconds < 0.5:
+        return "<1 s"  # a fast batch is "done in <1 s", not "done in 0 s"
+    seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
