@@ -1,0 +1,98 @@
+"""Picture grid of an adaptation on the demo world: reference, source render, adapted render(s), true target.
+
+    PYTHONPATH=. python tools/adapt_grid.py clay --paired build/fs/clay-affine-paired.safetensors \\
+        --one build/os/clay-affine-one.safetensors -o docs/screenshots/adapt-grid-clay.png
+
+One row per held-out seed (default 1000..1003). Columns: the reference (few-shot: the first pair's target,
+seed 100; one-shot: the domain render of seed 0), the unadapted model's render, the one-shot result (if
+``--one``), the few-shot result (if ``--paired``), and the true target-domain image of that seed. The
+64-px renders are upscaled ``--scale`` times (nearest neighbour) so the pixels stay honest.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from engine.adaptation import render_adapted
+from engine.checkpoints import load_generator
+from engine.demo_world.domains import render
+from engine.demo_world.faces import FaceParams
+from engine.pipeline.seeds import z_batch_from_seeds
+from engine.resources import demo_model_path
+
+LABEL_H = 18
+
+
+def load_result(path: str):
+    """(delta, None) for a parameter-delta file, (None, direction) for a direction file."""
+    from engine.domains.direction import load_direction
+    from engine.domains.param_delta import FORMAT_NAME, load_param_delta
+    from engine.fileio import read_safetensors_metadata
+
+    if read_safetensors_metadata(path).get("format") == FORMAT_NAME:
+        return load_param_delta(path), None
+    return None, load_direction(path)
+
+
+def _tile(arr: np.ndarray, scale: int) -> Image.Image:
+    img = Image.fromarray(arr.astype(np.uint8))
+    return img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+
+
+def _uint8(img: torch.Tensor) -> list[np.ndarray]:
+    x = ((img.clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 1).cpu().numpy()
+    return list(x.astype(np.uint8))
+
+
+def make_grid(domain: str, results: dict[str, str], seeds: list[int], scale: int) -> Image.Image:
+    loaded = load_generator(demo_model_path())
+    gen = loaded.generator
+    size = gen.config.size
+    with torch.no_grad():
+        w = gen.truncate(gen.mapping(z_batch_from_seeds(seeds, gen.config.style_dim)))
+        columns = {"source render": _uint8(render_adapted(gen, w))}
+        for label, path in results.items():
+            columns[label] = _uint8(render_adapted(gen, w, *load_result(path)))
+    columns["true target"] = [render(FaceParams.from_seed(s), domain, size) for s in seeds]
+    ref_seed = 100 if any("few-shot" in k for k in results) else 0
+    reference = render(FaceParams.from_seed(ref_seed), domain, size)
+    labels = [f"reference (seed {ref_seed})", *columns]
+    t = size * scale
+    grid = Image.new("RGB", (t * len(labels), LABEL_H + t * len(seeds)), "white")
+    draw = ImageDraw.Draw(grid)
+    for c, label in enumerate(labels):
+        draw.text((c * t + 4, 3), label, fill="black")
+    for r, seed in enumerate(seeds):
+        row = [reference if r == 0 else np.full_like(reference, 255)] + [col[r] for col in columns.values()]
+        for c, arr in enumerate(row):
+            grid.paste(_tile(arr, scale), (c * t, LABEL_H + r * t))
+        draw.text((t + 4, LABEL_H + r * t + 2), f"seed {seed}", fill="yellow")
+    return grid
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("domain")
+    ap.add_argument("--one", default=None, help="one-shot result file (delta or direction)")
+    ap.add_argument("--paired", default=None, help="few-shot (paired) result file")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1000, 1001, 1002, 1003])
+    ap.add_argument("--scale", type=int, default=3)
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    results = {}
+    if args.one:
+        results["one-shot adapted"] = args.one
+    if args.paired:
+        results["few-shot adapted"] = args.paired
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    make_grid(args.domain, results, args.seeds, args.scale).save(args.output)
+
+
+if __name__ == "__main__":
+    main()
