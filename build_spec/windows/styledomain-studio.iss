@@ -34,6 +34,11 @@ SetupIconFile=..\..\resources\icons\styledomain.ico
 UninstallDisplayIcon={app}\{#AppExe}
 Compression=lzma2/max
 SolidCompression=yes
+; Inno Setup needs DiskSpanning=yes (Setup.exe plus Setup-*.bin slices) once the compressed files pass
+; 4,200,000,000 bytes. The Linux NVIDIA bundle gzips to about 2.7 GiB, so lzma2 should stay below that; if
+; the Windows CUDA build does not, uncomment:
+; DiskSpanning=yes
+; DiskSliceSize=max
 DisableProgramGroupPage=yes
 WizardStyle=modern
 
