@@ -372,3 +372,26 @@ def test_pad_readout_matches_the_edit_after_enabling_two_domains(studio, qtbot, 
     shown = binding.pad.pad.weights()  # what the pad's readout shows ("ink 50%   glow 50%")
     used = {d.path: d.weight for d in studio.document.state.directions if d.enabled}
     assert used == pytest.approx(shown)
+
+
+def test_cancelling_an_adaptation_keeps_the_partial_domain(studio, qtbot, tmp_path):
+    win, doc, client = studio, studio.document, studio.client
+    win.open_model(demo_model_path())
+    qtbot.waitUntil(lambda: doc.state.model is not None, timeout=WAIT_MS)
+    adapt = win.panel_binding.adapt
+    drop(adapt, [save_render(tmp_path / "ref.png", 3, "sketch")])
+    adapt.steps.setValue(40)
+    asked: list[int] = []
+
+    def cancel_at_step_3(p) -> None:
+        if p.name.startswith("Adapt") and p.total == 40 and p.step >= 3 and not asked:
+            asked.append(p.step)
+            win.job_bar.cancel.click()
+
+    client.job_progress.connect(cancel_at_step_3)
+    with qtbot.waitSignal(adapt.finished, timeout=WAIT_MS) as finished:
+        adapt.start()
+    summary = finished.args[0]
+    assert asked and summary["cancelled"] and 3 <= summary["steps_done"] < 40
+    assert Path(summary["path"]).is_file() and adapt.eta.text().startswith("Cancelled after")
+    assert str(Path(summary["path"]).resolve()) in {s.path for s in doc.state.deltas + doc.state.directions}

@@ -333,7 +333,8 @@ class AdaptPanel(PathDropTarget, QWidget):
         if self.runner is not None and self.model_path:
             self._job = -1  # running (the inline runner finishes inside submit)
             job_id = self.runner.submit(f"Adapt to {req.name}", adapt_job(req, self.model_path),
-                                        on_done=self._on_done, on_error=self._on_error)
+                                        on_done=self._on_done, on_error=self._on_error,
+                                        partial_on_cancel=True)  # Cancel keeps the steps done
             if self._job == -1:
                 self._job = job_id
         return req

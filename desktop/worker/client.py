@@ -124,10 +124,12 @@ class WorkerClient(QObject):
 
     # ---- jobs ------------------------------------------------------------------------------------
     def submit(self, name: str, fn: JobFn, *, on_done: Callable[[Any], None] | None = None,
-               on_error: Callable[[str], None] | None = None, interleave_previews: bool = True) -> int:
+               on_error: Callable[[str], None] | None = None, interleave_previews: bool = True,
+               partial_on_cancel: bool = False) -> int:
         """Queue ``fn(ctx)`` on the worker; ``on_done(result)`` / ``on_error(message)`` run on the GUI
         thread. Returns the job id."""
-        job = Job(next(self._ids), name, fn, interleave_previews=interleave_previews)
+        job = Job(next(self._ids), name, fn, interleave_previews=interleave_previews,
+                  partial_on_cancel=partial_on_cancel)
         self._jobs[job.id] = job
         self._callbacks[job.id] = (on_done, on_error)
         self.worker.submit_job(job)

@@ -78,6 +78,9 @@ class Job:
     fn: JobFn
     cancel: CancelToken = field(default_factory=StudioCancelToken)
     interleave_previews: bool = True
+    #: the job honours its token itself and returns what it has on cancel (adaptation keeps the steps done):
+    #: progress reports do not raise :class:`Cancelled`, and a result returned after a cancel is delivered
+    partial_on_cancel: bool = False
 
 
 class JobContext:
@@ -108,7 +111,8 @@ class JobContext:
         """Serve a pending preview request and raise :class:`Cancelled` when cancelled."""
         if self.job.interleave_previews:
             self.worker.serve_preview()
-        self.cancel.raise_if_cancelled(self.job.name)
+        if not self.job.partial_on_cancel:
+            self.cancel.raise_if_cancelled(self.job.name)
 
     def _send(self, p: Progress) -> None:
         elapsed = time.monotonic() - self.started
@@ -245,7 +249,7 @@ class Worker(QObject):
                 log.error("job %s failed:\n%s", job.name, traceback.format_exc())
             self.job_failed.emit(job.id, msg)
             return
-        if job.cancel.cancelled:
+        if job.cancel.cancelled and not job.partial_on_cancel:
             self.job_cancelled.emit(job.id)
         else:
             self.job_finished.emit(job.id, result)
