@@ -13,6 +13,7 @@ from pathlib import Path
 from engine.fileio import require_file, sha256_of, sniff
 from engine.generator import Generator
 from engine.jobs import CancelToken, ProgressFn, check_cancel, report
+from engine.rng import keep_global_rng
 
 from .errors import ModelFileError
 from .native import load_native, save_native
@@ -37,6 +38,7 @@ class LoadedGenerator:
         return self.path.stem
 
 
+@keep_global_rng()  # building the modules draws initial weights; the file replaces them
 def load_generator(path: str | os.PathLike, device: str = "cpu", *, progress: ProgressFn | None = None,
                    cancel: CancelToken | None = None) -> LoadedGenerator:
     """Detect the format by content and load the generator in eval mode on ``device``.

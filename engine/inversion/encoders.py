@@ -10,6 +10,7 @@ from engine.errors import UserError
 from engine.fileio import require_file, sniff
 from engine.generator import Generator
 from engine.resources import resources_dir
+from engine.rng import keep_global_rng
 from engine.stylespace import layout_fingerprint, style_layout
 
 from .base import LatentEncoder
@@ -17,6 +18,7 @@ from .e4e import load_e4e
 from .small_encoder import FORMAT_NAME, SmallEncoder, load_small_encoder, read_encoder_metadata
 
 
+@keep_global_rng()  # module construction draws initial weights; the file replaces them
 def load_encoder(path: str | os.PathLike) -> LatentEncoder:
     """A StyleDomain ``.safetensors`` encoder or an e4e/pSp checkpoint, by content."""
     p = require_file(path)

@@ -26,6 +26,7 @@ from torch import nn
 from engine.checkpoints.errors import ModelFileError
 from engine.fileio import require_file
 from engine.generator.ops import bias_leaky_relu, upfirdn2d
+from engine.rng import keep_global_rng
 
 LPIPS_SHIFT = (-0.030, -0.088, -0.188)
 LPIPS_SCALE = (0.458, 0.448, 0.450)
@@ -139,6 +140,7 @@ def load_vgg16_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return {k: feats[k] for k in expected}
 
 
+@keep_global_rng()  # VGG layers are built (random init) before the file's weights go in
 def make_lpips(vgg16_path: str | os.PathLike, heads_path: str | os.PathLike | None = None) -> LPIPSVGG:
     """LPIPS-VGG from a torchvision VGG16 file and the v0.1 linear heads (from ``lpips`` or a file)."""
     vgg = load_vgg16_state(vgg16_path)
