@@ -9,6 +9,7 @@ pytest.importorskip("PySide6")
 
 from pathlib import Path  # noqa: E402
 
+import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QAction, QDropEvent  # noqa: E402
@@ -18,8 +19,6 @@ from desktop.document import DirectionSlot, Document, EditState, Source  # noqa:
 from desktop.panels.batch_dialog import BatchDialog, install_batch_dialog, open_batch_dialog  # noqa: E402
 from desktop.worker.client import WorkerClient  # noqa: E402
 from desktop.worker.tasks import model_info  # noqa: E402
-import torch  # noqa: E402
-
 from engine.checkpoints import load_generator  # noqa: E402
 from engine.domains.direction import Direction, save_direction  # noqa: E402
 from engine.fileio import sha256_of  # noqa: E402
