@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from adapt_helpers import negative_reference
 from PIL import Image
 from safetensors.torch import save_file
 
-from engine.adaptation import Reference, adapt, render_adapted
+from engine.adaptation import adapt, render_adapted
 from engine.cli.main import main
 from engine.domains.param_delta import load_param_delta
 from engine.errors import FileProblem
@@ -18,17 +19,10 @@ from engine.pipeline.seeds import w_plus_from_seed
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _ref(gen) -> Reference:
-    g = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        w = gen.truncate(gen.mapping(torch.randn(1, gen.config.style_dim, generator=g)))[0]
-        img = gen.synthesize(gen.styles(w[None]), "const").clamp(-1, 1)
-    return Reference(-img, w, "ref", "0" * 64)
-
-
 @pytest.fixture
 def light(tiny_generator):
-    return adapt(tiny_generator, [_ref(tiny_generator)], param="affinelight", rank=3, steps=4, batch=1, lr=0.05,
+    return adapt(tiny_generator, [negative_reference(tiny_generator)], param="affinelight", rank=3, steps=4, batch=1,
+                 lr=0.05,
                  seed=3)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from adapt_helpers import negative_reference
 from safetensors.torch import save_file
 
-from engine.adaptation import Reference, adapt
+from engine.adaptation import adapt
 from engine.adaptation.clip import ClipEncoder, build_clip, clip_config, load_clip
 from engine.errors import FileProblem, UserError
 
@@ -28,14 +29,6 @@ def clip_file(tmp_path_factory, tiny_clip):
     path = tmp_path_factory.mktemp("clip") / "tiny-clip.safetensors"
     save_file({k: v.contiguous() for k, v in tiny_clip.model.state_dict().items()}, str(path))
     return path
-
-
-def _ref(gen) -> Reference:
-    g = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        w = gen.truncate(gen.mapping(torch.randn(1, gen.config.style_dim, generator=g)))[0]
-        img = gen.synthesize(gen.styles(w[None]), "const").clamp(-1, 1)
-    return Reference(-img, w, "ref", "0" * 64)
 
 
 def test_architecture_is_recognised_from_shapes(tiny_clip, clip_file):
@@ -68,7 +61,8 @@ def test_wrong_files_are_one_line_errors(tmp_path, rosinality_pt):
 
 
 def test_mtg_loss_decreases(tiny_generator, tiny_clip):
-    res = adapt(tiny_generator, [_ref(tiny_generator)], loss="mtg", clip=[tiny_clip], steps=25, batch=2, lr=0.01,
+    res = adapt(tiny_generator, [negative_reference(tiny_generator)], loss="mtg", clip=[tiny_clip], steps=25, batch=2,
+                lr=0.01,
                 seed=2)
     assert set(res.history[0]) >= {"direction", "within", "clip_ref", "rec"}
     first = sum(h["total"] for h in res.history[:3]) / 3
@@ -94,6 +88,6 @@ def test_nada_moves_renders_along_the_text_direction(tiny_generator, tiny_clip):
 def test_clip_losses_need_clip_and_text(tiny_generator, tiny_clip, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLEDOMAIN_HOME", str(tmp_path))  # an empty model library: no clip to fall back on
     with pytest.raises(UserError, match="CLIP"):
-        adapt(tiny_generator, [_ref(tiny_generator)], loss="mtg", steps=1)
+        adapt(tiny_generator, [negative_reference(tiny_generator)], loss="mtg", steps=1)
     with pytest.raises(UserError, match="empty"):
         adapt(tiny_generator, text=("photo", "  "), clip=[tiny_clip], steps=1)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from adapt_helpers import negative_reference
 from safetensors.torch import save_file
 
-from engine.adaptation import Reference, adapt
+from engine.adaptation import adapt
 from engine.adaptation.clip import ClipEncoder, build_clip, load_clip
 from engine.cli.main import main
 from engine.errors import UserError
@@ -35,18 +36,10 @@ def home(tmp_path, monkeypatch):
     return root
 
 
-def _ref(gen) -> Reference:
-    g = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        w = gen.truncate(gen.mapping(torch.randn(1, gen.config.style_dim, generator=g)))[0]
-        img = gen.synthesize(gen.styles(w[None]), "const").clamp(-1, 1)
-    return Reference(-img, w, "ref", "0" * 64)
-
-
 def test_mtg_and_nada_without_clip_use_the_library_entries(home, clip_file, tiny_generator):
     entry = Library().import_file(clip_file, name="tiny-vit")
     assert entry.kind == "clip" and entry.path.parent.parent == home
-    res = adapt(tiny_generator, [_ref(tiny_generator)], loss="mtg", steps=2, batch=2, seed=1)
+    res = adapt(tiny_generator, [negative_reference(tiny_generator)], loss="mtg", steps=2, batch=2, seed=1)
     assert res.steps_done == 2 and {"direction", "clip_ref"} <= set(res.history[0])
     assert len(res.metadata["clip"]) == 1 and res.metadata["clip"][0].startswith("tiny-vit")
     res = adapt(tiny_generator, text=("photo", "sketch"), steps=2, batch=2, seed=1)
@@ -58,7 +51,7 @@ def test_clip_name_resolves_through_the_library(home, clip_file, tiny_generator)
     by_name, by_path = load_clip("my-clip"), load_clip(clip_file)
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     assert isinstance(by_name, ClipEncoder) and torch.equal(by_name.encode_image(x), by_path.encode_image(x))
-    res = adapt(tiny_generator, [_ref(tiny_generator)], loss="mtg", clip=["my-clip"], steps=1, batch=1)
+    res = adapt(tiny_generator, [negative_reference(tiny_generator)], loss="mtg", clip=["my-clip"], steps=1, batch=1)
     assert res.metadata["clip"][0].startswith("my-clip")
     with pytest.raises(UserError, match="no clip called 'nope'"):
         load_clip("nope")
@@ -66,7 +59,7 @@ def test_clip_name_resolves_through_the_library(home, clip_file, tiny_generator)
 
 def test_no_clip_anywhere_says_what_to_import(home, tiny_generator):
     for kwargs in ({"loss": "mtg"}, {"text": ("photo", "sketch")}):
-        refs = [_ref(tiny_generator)] if "loss" in kwargs else []
+        refs = [negative_reference(tiny_generator)] if "loss" in kwargs else []
         with pytest.raises(UserError, match="model library has none.*models import") as info:
             adapt(tiny_generator, refs, steps=1, **kwargs)
         assert "\n" not in str(info.value)
