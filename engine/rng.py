@@ -22,3 +22,11 @@ def keep_global_rng() -> Iterator[None]:
     """
     with torch.random.fork_rng(devices=[]):
         yield
+
+
+@contextlib.contextmanager
+def seeded_global_rng(seed: int) -> Iterator[None]:
+    """Build seeded random weights: the global CPU RNG is seeded with ``seed`` inside, restored on leaving."""
+    with keep_global_rng():
+        torch.manual_seed(seed)
+        yield

@@ -14,6 +14,7 @@ import time
 import torch
 
 from engine.bench.registry import BenchOptions
+from engine.rng import seeded_global_rng
 
 VIT_B = {"embed_dim": 512, "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 512, "heads": 8,
                                          "layers": 12}}
@@ -24,8 +25,7 @@ def _vit_b(patch: int):
 
     cfg = dict(VIT_B, vision_cfg={"image_size": 224, "layers": 12, "width": 768, "patch_size": patch,
                                   "head_width": 64})
-    with torch.random.fork_rng(devices=[]):  # random weights without disturbing the global RNG
-        torch.manual_seed(patch)
+    with seeded_global_rng(patch):  # random weights without disturbing the global RNG
         return ClipEncoder(build_clip(cfg), 224, f"ViT-B/{patch} (random)")
 
 

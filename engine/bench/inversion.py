@@ -18,6 +18,7 @@ from engine.inversion.e4e import Encoder4Editing
 from engine.inversion.losses import PyramidLoss
 from engine.inversion.metrics import psnr, ssim
 from engine.inversion.projector import ProjectionSettings, noise_regularisation
+from engine.rng import seeded_global_rng
 
 from .registry import BenchOptions
 from .timing import time_call
@@ -27,8 +28,7 @@ def bench_e4e(device: torch.device, batch: int = 8, warmup: int = 1, repeats: in
               dtype: torch.dtype = torch.float32, net: Encoder4Editing | None = None) -> dict:
     """Full-size e4e (IR-SE50, 18 styles, random weights) forward at 256 px."""
     if net is None:
-        with torch.random.fork_rng(devices=[]):  # seeded random weights, global RNG state restored
-            torch.manual_seed(0)
+        with seeded_global_rng(0):  # seeded random weights, global RNG state restored
             net = Encoder4Editing()
     net = net.eval().requires_grad_(False).to(device)
     rng = torch.Generator().manual_seed(0)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import torch
 
 from engine.generator import Generator, GeneratorConfig
+from engine.rng import seeded_global_rng
 
 
 def _sync(device: torch.device) -> None:
@@ -41,8 +42,7 @@ def machine_description(device: torch.device) -> dict:
 
 def random_config_f(size: int = 1024, seed: int = 0) -> Generator:
     """A config-f generator with random weights (seeded; the global RNG state is restored afterwards)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_global_rng(seed):
         return Generator(GeneratorConfig(size=size)).eval().requires_grad_(False)
 
 

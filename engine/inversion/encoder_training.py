@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from engine.generator import Generator
 from engine.jobs import CancelToken, ProgressFn, is_cancelled, report
+from engine.rng import seeded_global_rng
 
 from .losses import PyramidLoss
 from .metrics import psnr
@@ -109,8 +110,7 @@ def train_encoder(gen: Generator, cfg: SmallEncoderConfig | None = None,
                                     w_dim=gen.config.style_dim)
     dev = gen.w_avg.device
     w_avg, w_scale = w_statistics(gen)
-    with torch.random.fork_rng(devices=[]):  # seeded initial weights; the caller's RNG state is restored
-        torch.manual_seed(s.seed)
+    with seeded_global_rng(s.seed):  # seeded initial weights; the caller's RNG state is restored
         enc = SmallEncoder(cfg, w_avg, w_scale)
     enc = enc.to(dev).train()
     opt = torch.optim.Adam(enc.parameters(), lr=s.lr, betas=(0.9, 0.99))
