@@ -4,29 +4,35 @@ Reading: :func:`require_file` (exists, regular, not empty), :func:`sniff` (conta
 :func:`sha256_of` (with progress and cancel for big files), :func:`torch_load_safely` (``torch.load``
 restricted to tensors and plain containers; never runs code from the file), and our safetensors files.
 Writing: :func:`atomic_path` / :func:`save_safetensors`; a failure never leaves a half-written file.
-Nothing here reads or changes process state (the umask is applied by the kernel when a file is created).
+:func:`write_together` makes the files a command writes appear all together or not at all.
+Nothing here reads or changes process state (the umask is applied by the kernel when a file is created;
+the files staged by :func:`write_together` are held in a context variable, per thread).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import hashlib
 import os
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from engine.errors import FileProblem
+from engine.errors import FileProblem, UserError
 from engine.jobs import CancelToken, ProgressFn, check_cancel, report
 
 ZIP_MAGIC = b"PK\x03\x04"
 _HASH_CHUNK = 1 << 20
+#: (temporary file, target) pairs staged by atomic_path inside write_together, renamed when the block ends
+_STAGED: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("styledomain_staged_writes", default=None)
 
 
 def _model_file_error() -> type[FileProblem]:
@@ -129,21 +135,89 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
+    staged = _STAGED.get()
+    if staged is not None and any(os.path.realpath(t) == os.path.realpath(path) for _, t in staged):
+        raise UserError(f"{path}: given for two outputs of one command")
     try:
         mode = _create_exclusive(tmp)
     except OSError as exc:
         _raise_naming(exc, path, tmp)
+    kept = False
     try:
         yield tmp
         with contextlib.suppress(OSError):
             if tmp.stat().st_mode != mode:
                 os.chmod(tmp, mode & 0o7777)
-        os.replace(tmp, path)
+        if staged is None:
+            os.replace(tmp, path)
+        elif path.is_dir():  # the one rename that would fail later: refuse it while nothing is in place
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        else:
+            staged.append((tmp, path))
+            kept = True
     except OSError as exc:
         _raise_naming(exc, path, tmp)
     finally:
+        if not kept:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def write_together() -> Iterator[None]:
+    """Every file written through :func:`atomic_path` in this block (so also :func:`save_safetensors` and the
+    ``save_*`` functions built on them) appears when the block ends, all together, or none does.
+
+    Inside the block each file is fully written to its temporary name beside the target; the renames wait
+    until the block ends. An exception in the block (a later write that fails, a cancel, Ctrl-C) removes
+    every temporary file, so no target is touched. If one of the final renames fails, the targets this
+    block already put in place are removed again (an older file of such a name is then gone too; a rename
+    within one folder practically only fails when a folder of that name appeared meanwhile). Nested blocks
+    join the outermost one. Writing the same path twice in one block is a :class:`UserError` (check with
+    :func:`distinct_outputs` before the work). The files are not readable under their names until the
+    block has ended.
+    """
+    if _STAGED.get() is not None:
+        yield
+        return
+    staged: list[tuple[Path, Path]] = []
+    token = _STAGED.set(staged)
+    try:
+        yield
+    except BaseException:
+        _remove_quietly(tmp for tmp, _ in staged)
+        raise
+    finally:
+        _STAGED.reset(token)
+    placed: list[Path] = []
+    try:
+        for tmp, path in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                _raise_naming(exc, path, tmp)
+            placed.append(path)
+    except BaseException:
+        _remove_quietly([*(tmp for tmp, _ in staged), *placed])
+        raise
+
+
+def distinct_outputs(*paths: str | os.PathLike | None) -> None:
+    """Refuse (:class:`UserError`) the same file given for two outputs of one command; None entries are skipped."""
+    seen: dict[str, Path] = {}
+    for p in paths:
+        if p is None:
+            continue
+        key = os.path.realpath(p)
+        if key in seen:
+            raise UserError(f"{p}: given for two outputs of one command (also as {seen[key]})")
+        seen[key] = Path(p)
+
+
+def _remove_quietly(paths) -> None:
+    for p in paths:
         with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+            Path(p).unlink(missing_ok=True)
 
 
 def _raise_naming(exc: OSError, path: Path, tmp: Path) -> None:

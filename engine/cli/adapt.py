@@ -16,7 +16,16 @@ from pathlib import Path
 from engine.errors import UserError
 from engine.jobs import CancelToken, Progress
 
-from .arg_types import batch_arg, finite_float, nonneg_int, positive_float, positive_int, seed_arg, steps_arg
+from .arg_types import (
+    batch_arg,
+    finite_float,
+    library_file,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    seed_arg,
+    steps_arg,
+)
 from .common import add_device_arg, load_model_arg, output_path
 
 
@@ -25,7 +34,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("adapt", help="adapt the generator to reference image(s) or a text pair, training only "
                        "affine layers, low-rank offsets or one StyleSpace direction")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help="generator file or model-library name")
     p.add_argument("--reference", action="append", default=[], metavar="IMG",
                    help="reference image (repeatable; with --loss paired: the targets, in --source order)")
     p.add_argument("--source", action="append", default=[], metavar="IMG",
@@ -50,9 +59,11 @@ def register(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=None)
     p.add_argument("--preset", choices=sorted(PRESETS), default=None)
     p.add_argument("--seed", type=seed_arg, default=0)
-    p.add_argument("--encoder", default=None, help="encoder for the reference inversion (default: the model's)")
+    p.add_argument("--encoder", default=None, type=library_file("encoder"),
+                   help="encoder (file or library name) for the reference inversion (default: the model's)")
     p.add_argument("--invert-steps", type=steps_arg, default=50, help="optimisation steps after the encoder")
-    p.add_argument("--vgg16", default=None, help="torchvision VGG16 weights: adds LPIPS to the pixel losses")
+    p.add_argument("--vgg16", default=None, type=library_file("vgg"),
+                   help="torchvision VGG16 weights (file or library name): adds LPIPS to the pixel losses")
     p.add_argument("--preview-dir", default=None, metavar="DIR")
     p.add_argument("--preview-every", type=nonneg_int, default=0, metavar="K")
     p.add_argument("--distil-direction", default=None, metavar="OUT2.safetensors",
@@ -65,10 +76,12 @@ def register(sub) -> None:
 
 
 def _check_args(args) -> tuple[Path, Path | None]:
+    from engine.fileio import distinct_outputs
     from engine.photo import load_photo
 
     out = output_path(args.output, (".safetensors",))
     distil = output_path(args.distil_direction, (".safetensors",)) if args.distil_direction else None
+    distinct_outputs(out, distil)
     if bool(args.reference) == bool(args.text):
         raise UserError("give --reference IMG (one or more) or --text SOURCE TARGET, not both or neither")
     if args.text:
@@ -136,6 +149,7 @@ def _progress_bar(args, total_hint: int):
 def run(args) -> int:
     from engine.adaptation import adapt, distil_direction
     from engine.domains.direction import save_direction
+    from engine.fileio import write_together
 
     out, distil_out = _check_args(args)
     loaded = load_model_arg(args.model, args.device)
@@ -154,13 +168,15 @@ def run(args) -> int:
                            preview_every=args.preview_every, name=args.name, progress=on_progress, cancel=token)
         finally:
             bar.close()
-    result.save(out)
     summary = result.summary()
     summary["output"] = str(out)
-    if distil_out is not None:
-        direction, closeness = distil_direction(gen, result.delta, seed=args.seed)
-        save_direction(direction, distil_out)
-        summary["distilled_direction"] = {"output": str(distil_out), **closeness}
+    distilled = distil_direction(gen, result.delta, seed=args.seed) if distil_out is not None else None
+    with write_together():  # OUT and OUT2 appear together, or neither does
+        result.save(out)
+        if distilled is not None:
+            save_direction(distilled[0], distil_out)
+    if distilled is not None:
+        summary["distilled_direction"] = {"output": str(distil_out), **distilled[1]}
     if args.json:
         print(json.dumps(summary, indent=1))
         return 0

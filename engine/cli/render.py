@@ -3,13 +3,14 @@
 Directions (``--direction``) and parameter deltas (``--delta``) edit the render (``engine.pipeline.edit``).
 The PNG carries the recipe that reproduces it (iTXt) and an XMP DigitalSourceType of
 trainedAlgorithmicMedia unless ``--strip-metadata``; ``--save-recipe`` also writes that recipe as JSON.
-Nothing is written unless the render succeeded.
+Nothing is written unless the render succeeded, and the PNG and the recipe are written together or not at all.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from engine.fileio import distinct_outputs, write_together
 from engine.generator import NOISE_MODES
 from engine.pipeline.edit import render_edit_image
 from engine.pipeline.png_metadata import save_png
@@ -42,6 +43,7 @@ def register(sub) -> None:
 def run(args) -> int:
     out = output_path(args.output, (".png",))
     recipe_out = output_path(args.save_recipe, None) if args.save_recipe else None
+    distinct_outputs(out, recipe_out)
     edit = edit_from_args(args)
     loaded = load_model_arg(args.model, args.device)
     render_request(loaded.generator.config, args.size, device=loaded.generator.w_avg.device)
@@ -53,9 +55,10 @@ def run(args) -> int:
 
     png_recipe = None if args.strip_metadata else recipe(out).dumps()
     json_recipe = recipe(recipe_out) if recipe_out else None
-    save_png(img, out, png_recipe, strip=args.strip_metadata)
-    if json_recipe is not None:
-        save_recipe(json_recipe, recipe_out)
+    with write_together():  # the PNG and the recipe appear together, or neither does
+        save_png(img, out, png_recipe, strip=args.strip_metadata)
+        if json_recipe is not None:
+            save_recipe(json_recipe, recipe_out)
     if loaded.metadata.get("demo") == "true":
         print("rendered with the built-in demo model; import real weights with `styledomain convert`")
     print(f"wrote {out}")
