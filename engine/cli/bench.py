@@ -10,6 +10,7 @@ from engine.device import pick_device, pick_dtype
 from engine.errors import UserError
 from engine.fileio import atomic_path
 
+from .arg_types import library_file
 from .common import add_device_arg
 
 DEFAULT_TASKS = "render,e4e,projector"
@@ -18,7 +19,8 @@ DEFAULT_TASKS = "render,e4e,projector"
 def register(sub) -> None:
     p = sub.add_parser("bench", help="benchmark rendering, inversion and more (ms/image); "
                        "no MODEL: random 1024 config-f")
-    p.add_argument("model", metavar="MODEL", nargs="?")
+    p.add_argument("model", metavar="MODEL", nargs="?", type=library_file("generator"),
+                   help="generator file or model-library name")
     add_device_arg(p)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument("--output", "-o", help="also write the JSON to this file")

@@ -9,7 +9,7 @@ from .common import load_model_arg, output_path
 
 def register(sub) -> None:
     p = sub.add_parser("convert", help="convert a .pt/.pkl generator to StyleDomain .safetensors")
-    p.add_argument("input", metavar="IN")
+    p.add_argument("input", metavar="IN", help="generator file (or a model-library name)")
     p.add_argument("output", metavar="OUT.safetensors")
     p.add_argument("--license", default="", help="licence note stored in the metadata")
     p.set_defaults(handler=run)

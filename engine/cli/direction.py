@@ -29,6 +29,7 @@ from .arg_types import (
     finite_float,
     frame_ms_arg,
     frames_arg,
+    library_file,
     pad_path_arg,
     psi_arg,
     seed_arg,
@@ -36,6 +37,8 @@ from .arg_types import (
     strength_arg,
 )
 from .common import add_device_arg, load_model_arg, output_path
+
+_direction_file = library_file("direction")
 
 
 def register(sub) -> None:
@@ -45,23 +48,23 @@ def register(sub) -> None:
     acts.required = True
 
     imp = acts.add_parser("import", help="convert a StyleDomain .pt direction to our .safetensors format")
-    imp.add_argument("input", metavar="IN")
+    imp.add_argument("input", metavar="IN", type=_direction_file, help="direction file or model-library name")
     imp.add_argument("output", metavar="OUT.safetensors")
     imp.add_argument("--name", default=None, help="display name (default: the input file name)")
     imp.add_argument("--license", default=None, help="licence note stored with the direction")
     imp.add_argument("--source", default=None, help="where the direction came from")
     imp.add_argument("--thumbnail", default=None, metavar="PNG", help="small preview image to embed")
-    imp.add_argument("--model", default=None, help="check that the direction fits this generator")
+    imp.add_argument("--model", default=None, help="check that the direction fits this generator (file or name)")
     add_device_arg(imp)
     imp.set_defaults(handler=run_import)
 
     info = acts.add_parser("info", help="describe a direction file")
-    info.add_argument("file", metavar="FILE")
+    info.add_argument("file", metavar="FILE", type=_direction_file, help="direction file or model-library name")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(handler=run_info)
 
     sp = acts.add_parser("sparsify", help="keep only the strongest channels (StyleSpaceSparse)")
-    sp.add_argument("input", metavar="IN")
+    sp.add_argument("input", metavar="IN", type=_direction_file, help="direction file or model-library name")
     sp.add_argument("output", metavar="OUT.safetensors")
     sp.add_argument("--keep", type=finite_float, required=True, metavar="PERCENT",
                     help="percentage of channels to keep, by magnitude across all layers (0 < PERCENT <= 100)")
@@ -72,7 +75,8 @@ def register(sub) -> None:
     src = mo.add_mutually_exclusive_group(required=True)
     src.add_argument("--seed", type=seed_arg, help="NVIDIA generate.py seed")
     src.add_argument("--latent", help="W+ latent (.npy float32 [num_ws, w_dim] or .safetensors key w_plus)")
-    mo.add_argument("--direction", action="append", required=True, metavar="FILE", help="direction; repeatable")
+    mo.add_argument("--direction", action="append", required=True, metavar="FILE", type=_direction_file,
+                    help="direction file or model-library name; repeatable")
     mo.add_argument("--frames", type=frames_arg, default=24, help="number of frames (default 24)")
     mo.add_argument("--duration", type=frame_ms_arg, default=80, help="milliseconds per frame (default 80)")
     mo.add_argument("--strength", type=strength_arg, default=1.0, help="global direction strength (default 1)")

@@ -11,7 +11,7 @@ from .common import load_model_arg
 
 def register(sub) -> None:
     p = sub.add_parser("info", help="show a model's architecture and StyleSpace layer table")
-    p.add_argument("model", metavar="MODEL", help="generator file (.pt, .pkl or .safetensors)")
+    p.add_argument("model", metavar="MODEL", help="generator file (.pt, .pkl or .safetensors) or model-library name")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run)
 

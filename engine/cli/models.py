@@ -14,7 +14,8 @@ def register(sub) -> None:
     verbs = p.add_subparsers(dest="models_verb", metavar="ACTION")
     verbs.required = True
 
-    ls = verbs.add_parser("list", help="list the library (built-in entries are read-only)")
+    ls = verbs.add_parser("list", help="list the library (built-in entries are read-only); a name or the "
+                         "first 8+ digits of the sha256 shown pick an entry wherever a file is accepted")
     ls.add_argument("--kind", default=None, help=f"only this kind: {', '.join(KINDS)}")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=run_list)
@@ -85,7 +86,8 @@ def run_list(args) -> int:
     for e in entries:
         flag = "  read-only" if e.read_only else ""
         layout = f"  layout {e.fingerprint}" if e.fingerprint else ""
-        print(f"{e.name:<{width}}  {e.kind:<11}  {_size(e.size):>9}{layout}  from {e.source_name or e.path.name}{flag}")
+        print(f"{e.name:<{width}}  {e.kind:<11}  {_size(e.size):>9}  sha256 {e.sha256[:12]}{layout}  "
+              f"from {e.source_name or e.path.name}{flag}")
     return 0
 
 

@@ -21,7 +21,7 @@ from .common import add_device_arg, load_model_arg, output_path
 
 def register(sub) -> None:
     p = sub.add_parser("train-encoder", help="train a small image -> W+ encoder on a model's own samples")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", help="generator file or model-library name")
     p.add_argument("-o", "--output", required=True, help="output encoder .safetensors")
     p.add_argument("--steps", type=positive_int, default=2000, help="training steps (default 2000)")
     p.add_argument("--size", type=size_arg, default=None,

@@ -17,9 +17,9 @@ from .library import Library, VerifyResult
 from .location import HOME_VARIABLE, default_library_dir
 
 
-def resolve(text: str | os.PathLike, kind: str) -> Path:
-    """An existing file path, else the default library's ``kind`` entry called ``text`` (see
-    :meth:`Library.resolve`); neither is a :class:`UserError`."""
+def resolve(text: str | os.PathLike, kind: str | tuple[str, ...]) -> Path:
+    """An existing file path, else the default library's ``kind`` entry called ``text``, or whose sha256
+    starts with ``text`` (see :meth:`Library.resolve`); neither is a :class:`UserError`."""
     return Library().resolve(text, kind)
 
 
@@ -32,21 +32,18 @@ def find_by_sha256(sha256: str, kind: str | None = None) -> Path | None:
 
 
 def name_or_path(text: str, kinds: str | tuple[str, ...]) -> str:
-    """``text`` itself unless it is no existing file but a library name of one of ``kinds``: then that
-    entry's file path.
+    """``text`` itself unless it is no existing file but a library name (or a unique sha256 prefix, see
+    :meth:`Library.lookup`) of one of ``kinds``: then that entry's file path.
 
-    Never raises (for argument parsers: a bad value is reported later by the loader, as before)."""
+    Never raises (for argument parsers: a bad value, an ambiguous prefix included, is reported later by
+    the loader, as before); :func:`resolve` is the one that explains."""
     if not text or Path(text).expanduser().exists():
         return text
     try:
-        lib = Library()
-        for kind in (kinds,) if isinstance(kinds, str) else kinds:
-            entry = lib.find(text, kind)
-            if entry is not None:
-                return str(entry.path)
+        entry = Library().lookup(text, kinds)
     except (UserError, OSError):
-        pass
-    return text
+        return text
+    return str(entry.path) if entry is not None else text
 
 
 __all__ = [

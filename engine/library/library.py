@@ -13,6 +13,7 @@ is first moved aside. Each such event adds a one-line notice to :attr:`Library.n
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import os
@@ -22,16 +23,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.errors import FileProblem, UserError
-from engine.fileio import atomic_path, require_file, sha256_of
+from engine.fileio import require_file, sha256_of
 from engine.jobs import CancelToken, ProgressFn, check_cancel, report
 
 from .builtins import builtin_entries, cached_sha256
 from .index import INDEX_NAME, IndexUnreadable, LibraryEntry, read_index, write_index
 from .kinds import KIND_HELP, KINDS, Detected, check_kind, detect
 from .location import default_library_dir
+from .lock import library_lock
+from .staging import Staged, staging_path
 
 CHUNK = 4 << 20
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+#: A sha256 prefix the library accepts in place of a name.
+_SHA_PREFIX = re.compile(r"^[0-9A-Fa-f]{8,64}$")
 
 
 @dataclass(frozen=True)
@@ -81,28 +86,51 @@ class Library:
             raise UserError(f"no model called {name!r} in the library ({self.root}){_close(name, everything)}")
         return entry
 
-    def resolve(self, text: str | os.PathLike, kind: str) -> Path:
-        """An existing file path as given, else the file of the library entry of ``kind`` called ``text``.
+    def lookup(self, text: str, kinds: str | tuple[str, ...]) -> LibraryEntry | None:
+        """The entry of one of ``kinds`` called ``text`` (case-insensitive; earlier kinds first), else the one
+        whose sha256 starts with ``text`` (at least 8 hex digits, as ``styledomain models list`` shows; the
+        original's sha256 of a converted file counts too); None when there is none.
+
+        A prefix shared by several entries is a :class:`UserError` listing them."""
+        kinds = _kinds(kinds)
+        entries = self._user_entries() + builtin_entries(with_hashes=False)
+        for kind in kinds:
+            entry = _by_name(entries, text, kind)
+            if entry is not None:
+                return entry
+        matches = _by_sha_prefix(entries, text, kinds)
+        if len(matches) > 1:
+            listed = ", ".join(f"{e.name} ({e.kind}, {e.sha256[:12]})" for e in matches)
+            raise UserError(f"sha256 prefix {text!r} matches {len(matches)} entries of the model library: {listed}; "
+                            "give more digits or the name")
+        return matches[0] if matches else None
+
+    def resolve(self, text: str | os.PathLike, kind: str | tuple[str, ...]) -> Path:
+        """An existing file path as given, else the file of the library entry of ``kind`` (or one of several
+        kinds) called ``text`` or with a sha256 starting with ``text`` (see :meth:`lookup`).
 
         Neither: a :class:`UserError` saying so, with close names of that kind.
         """
-        check_kind(kind)
+        kinds = _kinds(kind)
         path = Path(text).expanduser()
         if path.exists():
             return path
         text = str(text)
-        entries = self._user_entries() + builtin_entries(with_hashes=False)
-        entry = _by_name(entries, text, kind)
+        what = " or ".join(kinds)
+        entry = self.lookup(text, kinds)
         if entry is not None:
             if not entry.path.is_file():
-                raise FileProblem(entry.path, f"the library's {kind} {entry.name!r} is missing its file "
+                raise FileProblem(entry.path, f"the library's {entry.kind} {entry.name!r} is missing its file "
                                               "(see `styledomain models verify`)")
             return entry.path
-        other = _by_name(entries, text)
+        entries = self._user_entries() + builtin_entries(with_hashes=False)
+        other = _by_name(entries, text) or next(iter(_by_sha_prefix(entries, text, KINDS)), None)
         if other is not None:
-            raise UserError(f"{text!r} in the model library is a {other.kind}, not a {kind}")
-        same_kind = [e for e in entries if e.kind == kind]
-        raise UserError(f"{text}: file not found, and the model library has no {kind} called {text!r}"
+            called = "" if other.name.lower() == text.lower() else f" ({other.name})"
+            raise UserError(f"{text!r} in the model library is {_article(other.kind)} {other.kind}{called}, "
+                            f"not {_article(kinds[0])} {what}")
+        same_kind = [e for e in entries if e.kind in kinds]
+        raise UserError(f"{text}: file not found, and the model library has no {what} called {text!r}"
                         f"{_close(text, same_kind)}")
 
     def find_by_sha256(self, sha256: str, kind: str | None = None) -> Path | None:
@@ -131,55 +159,62 @@ class Library:
         entry of that name is refused unless ``replace`` (built-ins never are); the same contents under
         another name are refused. ``licence`` overrides the licence note read from the file. Progress
         reports bytes copied (job ``"import"``); a cancel raises :class:`engine.jobs.Cancelled` and
-        leaves the library unchanged.
+        leaves the library unchanged. The copy is written beside its place first, without the library's
+        lock; the lock (:mod:`engine.library.lock`) is held only to re-check the index, move the copy in
+        and write the index, so concurrent imports from several processes all land.
         """
         check_kind(kind)
         src = require_file(source)
         found = _detect_as(src, kind)
         name = _choose_name(name, src, found.kind)
         user = self._user_entries()
-        clash = _by_name(user + builtin_entries(with_hashes=False), name)
-        if clash is not None and clash.read_only:
-            raise UserError(f"{name!r} is a built-in {clash.kind} and cannot be replaced; choose another --name")
-        if clash is not None and not replace:
-            raise UserError(f"{name!r} is already in the library ({clash.kind}, {clash.path.name}); "
-                            "use --replace to overwrite it or --name to choose another name")
-        others = [e for e in user if e is not clash]
+        clash = _check_clash(name, replace, user)  # fail fast; checked again under the lock
         target = self.root / found.kind / f"{name}{found.suffix or src.suffix.lower()}"
         report(progress, "import", 0, src.stat().st_size, f"importing {src.name}")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(target) as tmp:
-                entry = _store(src, tmp, found, name, licence, others, progress, cancel)
+            with staging_path(target) as staged:
+                entry = _store(src, staged.path, found, name, licence, [e for e in user if e is not clash], progress,
+                               cancel)
                 check_cancel(cancel, "import")
-            entry = _with_path(entry, target)
-            try:
-                write_index(self.root, others + [entry])
-            except OSError:
-                if clash is None:
-                    target.unlink(missing_ok=True)
-                raise
+                with library_lock(self.root):
+                    entry = self._commit(entry, src, staged, replace)
         except OSError as exc:
             raise FileProblem(exc.filename or target, f"cannot write to the model library ({exc.strerror})") from None
+        report(progress, "import", entry.size, entry.size, f"imported {entry.name}")
+        return entry
+
+    def _commit(self, entry: LibraryEntry, src: Path, staged: Staged, replace: bool) -> LibraryEntry:
+        """Under the lock: re-read the index, re-check name and contents, move the copy in, write the index."""
+        user = self._user_entries()
+        clash = _check_clash(entry.name, replace, user)
+        others = [e for e in user if e is not clash]
+        _refuse_duplicate(src, entry.source_sha256 or entry.sha256, entry.kind, others)
+        target = staged.target
+        staged.commit()
+        entry = _with_path(entry, target)
+        try:
+            write_index(self.root, others + [entry])
+        except OSError:
+            if clash is None:
+                target.unlink(missing_ok=True)
+            raise
         if clash is not None and clash.path != target:
             clash.path.unlink(missing_ok=True)
-        report(progress, "import", entry.size, entry.size, f"imported {name}")
         return entry
 
     def remove(self, name: str) -> LibraryEntry:
         """Delete the entry called ``name`` and its file; built-ins cannot be removed."""
-        user = self._user_entries()
-        entry = _by_name(user + builtin_entries(with_hashes=False), name)
-        if entry is None:
-            raise UserError(f"no model called {name!r} in the library ({self.root})"
-                            f"{_close(name, user + builtin_entries(with_hashes=False))}")
-        if entry.read_only:
-            raise UserError(f"{entry.name!r} is built in and cannot be removed")
-        try:
-            write_index(self.root, [e for e in user if e is not entry])
-            entry.path.unlink(missing_ok=True)
-        except OSError as exc:
-            raise FileProblem(exc.filename or self.root, f"cannot change the model library ({exc.strerror})") from None
+        _removable(name, self._user_entries(), self.root)  # a refusal takes no lock and creates nothing
+        with library_lock(self.root):
+            user = self._user_entries()
+            entry = _removable(name, user, self.root)
+            try:
+                write_index(self.root, [e for e in user if e is not entry])
+                entry.path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise FileProblem(exc.filename or self.root,
+                                  f"cannot change the model library ({exc.strerror})") from None
         return entry
 
     def verify(self, name: str | None = None, progress: ProgressFn | None = None,
@@ -211,6 +246,18 @@ class Library:
     # ---- the index -----------------------------------------------------------------------------------
 
     def _user_entries(self) -> list[LibraryEntry]:
+        try:
+            entries = read_index(self.root)
+        except IndexUnreadable:
+            entries = None
+        else:
+            if entries is not None or not any(_stored_files(self.root)):
+                return entries or []
+        with library_lock(self.root):  # a repair writes the index: not at the same time as another process
+            return self._repair()
+
+    def _repair(self) -> list[LibraryEntry]:
+        """Under the lock: the index as it is now, or rebuilt when it is (still) missing or unreadable."""
         try:
             entries = read_index(self.root)
         except IndexUnreadable as reason:
@@ -269,6 +316,57 @@ def _stored_files(root: Path):
             for p in sorted(folder.iterdir()):
                 if p.is_file() and not p.name.startswith("."):
                     yield kind, p
+
+
+def _check_clash(name: str, replace: bool, user: list[LibraryEntry]) -> LibraryEntry | None:
+    """The entry ``name`` would replace (None: a new name); a built-in, or an entry without ``replace``, is refused."""
+    clash = _by_name(user + builtin_entries(with_hashes=False), name)
+    if clash is not None and clash.read_only:
+        raise UserError(f"{name!r} is a built-in {clash.kind} and cannot be replaced; choose another --name")
+    if clash is not None and not replace:
+        raise UserError(f"{name!r} is already in the library ({clash.kind}, {clash.path.name}); "
+                        "use --replace to overwrite it or --name to choose another name")
+    return clash
+
+
+def _removable(name: str, user: list[LibraryEntry], root: Path) -> LibraryEntry:
+    everything = user + builtin_entries(with_hashes=False)
+    entry = _by_name(everything, name)
+    if entry is None:
+        raise UserError(f"no model called {name!r} in the library ({root}){_close(name, everything)}")
+    if entry.read_only:
+        raise UserError(f"{entry.name!r} is built in and cannot be removed")
+    return entry
+
+
+def is_library_text(text: str) -> bool:
+    """True when ``text`` could be a library name or a sha256 prefix (no folder, no odd characters)."""
+    return bool(_NAME.match(text) or _SHA_PREFIX.match(text))
+
+
+def _kinds(kinds: str | tuple[str, ...]) -> tuple[str, ...]:
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    for kind in kinds:
+        check_kind(kind)
+    if not kinds:
+        raise UserError("no kind given")
+    return kinds
+
+
+def _by_sha_prefix(entries: list[LibraryEntry], text: str, kinds: tuple[str, ...]) -> list[LibraryEntry]:
+    """Entries of ``kinds`` whose sha256 (or original's sha256) starts with ``text`` (8 to 64 hex digits).
+    Built-in files are hashed only here, once per process, and only those of ``kinds``."""
+    if not _SHA_PREFIX.match(text):
+        return []
+    low = text.lower()
+    found = []
+    for e in entries:
+        if e.kind not in kinds:
+            continue
+        sha = e.sha256 or (cached_sha256(e.path) if e.read_only and e.path.is_file() else "")
+        if sha.startswith(low) or (e.source_sha256 and e.source_sha256.startswith(low)):
+            found.append(e if e.sha256 else dataclasses.replace(e, sha256=sha))
+    return found
 
 
 def _by_name(entries: list[LibraryEntry], name: str, kind: str | None = None) -> LibraryEntry | None:
@@ -394,9 +492,7 @@ def _copy(src: Path, dst: Path, progress: ProgressFn | None, cancel: CancelToken
 
 
 def _with_path(entry: LibraryEntry, path: Path) -> LibraryEntry:
-    from dataclasses import replace
-
-    return replace(entry, path=path)
+    return dataclasses.replace(entry, path=path)
 
 
 def _article(word: str) -> str:
