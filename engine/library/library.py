@@ -91,7 +91,8 @@ class Library:
         whose sha256 starts with ``text`` (at least 8 hex digits, as ``styledomain models list`` shows; the
         original's sha256 of a converted file counts too); None when there is none.
 
-        A prefix shared by several entries is a :class:`UserError` listing them."""
+        A prefix shared by entries with different contents is a :class:`UserError` listing them (entries of
+        the same contents are one choice: the user's copy, else the built-in)."""
         kinds = _kinds(kinds)
         entries = self._user_entries() + builtin_entries(with_hashes=False)
         for kind in kinds:
@@ -99,7 +100,7 @@ class Library:
             if entry is not None:
                 return entry
         matches = _by_sha_prefix(entries, text, kinds)
-        if len(matches) > 1:
+        if len({e.sha256 for e in matches}) > 1:  # copies of one file (same sha256) are one choice
             listed = ", ".join(f"{e.name} ({e.kind}, {e.sha256[:12]})" for e in matches)
             raise UserError(f"sha256 prefix {text!r} matches {len(matches)} entries of the model library: {listed}; "
                             "give more digits or the name")
