@@ -81,7 +81,7 @@ def test_recorded_quad_reproduces_the_crop(photo, scale, degrees, size, shrink):
 
 
 def test_unedited_crop_pastes_back_onto_the_photo(photo, aligned):
-    back = paste_back(photo, aligned.image, aligned, feather=0)
+    back = paste_back(photo, aligned.image, aligned, feather=0, region="square")
     a, b = np.asarray(back, np.float64), np.asarray(photo, np.float64)
     assert back.size == photo.size
     assert np.abs(a - b)[270:330, 270:330].mean() < 3.0
@@ -95,7 +95,7 @@ def test_unedited_crop_pastes_back_onto_the_photo(photo, aligned):
 @pytest.mark.parametrize("edit_size", [256, 1024, 128])
 def test_round_trip_aligned_unaligned_aligned(photo, aligned, edit_size):
     edited = edit_of(aligned.image).resize((edit_size, edit_size), Image.LANCZOS)
-    pasted = paste_back(photo, edited, aligned, feather=0)
+    pasted = paste_back(photo, edited, aligned, feather=0, region="square")
     again = extract_aligned(pasted, aligned, 256)
     want = edited.resize((256, 256), Image.LANCZOS)
     inner = (slice(16, -16), slice(16, -16))
@@ -109,15 +109,15 @@ def test_round_trip_at_full_resolution_with_shrink(photo):
     aligned = align_face(big, tilted_face((1200, 1200), 20, 4.0), 256)
     assert aligned.info["shrink"] >= 1
     edited = edit_of(aligned.image)
-    pasted = paste_back(big, edited, aligned, feather=0)
+    pasted = paste_back(big, edited, aligned, feather=0, region="square")
     assert pasted.size == (2048, 2048)
     assert mad(extract_aligned(pasted, aligned), edited) < 2.5
 
 
 def test_feather_blends_edges(photo, aligned):
     edited = Image.new("RGB", (256, 256), (255, 0, 255))
-    soft = np.asarray(paste_back(photo, edited, aligned, feather=0.2), np.float64)
-    hard = np.asarray(paste_back(photo, edited, aligned, feather=0), np.float64)
+    soft = np.asarray(paste_back(photo, edited, aligned, feather=0.2, region="square"), np.float64)
+    hard = np.asarray(paste_back(photo, edited, aligned, feather=0, region="square"), np.float64)
     fwd = aligned.aligned_to_photo()
 
     def at(u, v):
@@ -136,7 +136,7 @@ def test_feather_blends_edges(photo, aligned):
 def test_user_mask_limits_the_paste(photo, aligned):
     edited = Image.new("RGB", (256, 256), (0, 255, 0))
     keep_left = Image.fromarray(np.where(np.arange(256) < 128, 0, 255).astype(np.uint8)[None].repeat(256, 0))
-    out = np.asarray(paste_back(photo, edited, aligned, feather=0, mask=keep_left), np.float64)
+    out = np.asarray(paste_back(photo, edited, aligned, feather=0, mask=keep_left, region="square"), np.float64)
     fwd = aligned.aligned_to_photo()
     lx, ly = (fwd @ [60, 128, 1.0])[:2].astype(int)
     rx, ry = (fwd @ [200, 128, 1.0])[:2].astype(int)
@@ -146,8 +146,8 @@ def test_user_mask_limits_the_paste(photo, aligned):
 
 def test_paste_into_a_preview_sized_photo(photo, aligned):
     edited = edit_of(aligned.image)
-    full = paste_back(photo, edited, aligned, feather=0)
-    half = paste_back(photo.resize((256, 256), Image.LANCZOS), edited, aligned, feather=0)
+    full = paste_back(photo, edited, aligned, feather=0, region="square")
+    half = paste_back(photo.resize((256, 256), Image.LANCZOS), edited, aligned, feather=0, region="square")
     assert half.size == (256, 256)
     assert mad(half, full.resize((256, 256), Image.LANCZOS)) < 3.0
 
