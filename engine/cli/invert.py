@@ -17,7 +17,7 @@ from engine.pipeline.latent_file import LATENT_SUFFIXES, save_latent
 from engine.stylespace import layout_fingerprint, style_layout
 from engine.validation import block_resolution
 
-from .arg_types import face_arg, positive_float, size_arg, steps_arg
+from .arg_types import face_arg, library_file, positive_float, size_arg, steps_arg
 from .common import add_device_arg, load_model_arg, output_path
 
 
@@ -25,9 +25,9 @@ def register(sub) -> None:
     p = sub.add_parser("invert", help="turn a face photo into a W+ latent for a model (encoder + optimisation)")
     p.add_argument("photo", metavar="PHOTO")
     p.add_argument("--model", "-m", required=True, help="generator file or model-library name")
-    p.add_argument("--encoder", "-e", default=None, help="encoder: a StyleDomain .safetensors encoder or an e4e "
-                   ".pt, or a model-library name (default: the encoder shipped for the model, if any; 'none' "
-                   "starts from w_avg)")
+    p.add_argument("--encoder", "-e", default=None, type=library_file("encoder", keep=("none",)),
+                   help="encoder: a StyleDomain .safetensors encoder or an e4e .pt, or a model-library name "
+                   "(default: the encoder shipped for the model, if any; 'none' starts from w_avg)")
     p.add_argument("--steps", type=steps_arg, default=DEFAULT_STEPS,
                    help=f"optimisation steps after the encoder; 0 = encoder only (default {DEFAULT_STEPS})")
     p.add_argument("--aligned", action="store_true", help="PHOTO is already an aligned face crop "
@@ -38,8 +38,8 @@ def register(sub) -> None:
     p.add_argument("--resolution", type=size_arg, default=None,
                    help="optimise at this synthesis resolution (default: model size, at most 256 on CPU)")
     p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate (default 0.1)")
-    p.add_argument("--vgg16", default=None, help="torchvision VGG16 weights file or model-library name: use "
-                   "LPIPS-VGG as the loss "
+    p.add_argument("--vgg16", default=None, type=library_file("vgg"),
+                   help="torchvision VGG16 weights file or model-library name: use LPIPS-VGG as the loss "
                    "(default: multi-scale L1+L2, plus discriminator features when the model has them)")
     p.add_argument("--face", type=face_arg, default=1, help="which face to use, 1 = largest")
     p.add_argument("--centre-crop", action="store_true", help="use the centred square crop, no face detection")
@@ -62,28 +62,14 @@ def check_args(args) -> tuple[Path, Path | None]:
     return out, preview
 
 
-def library_files(args) -> tuple[Path | bool | None, Path | None]:
-    """``--encoder`` (None: the model's default; False: ``none``) and ``--vgg16`` as files: each a path or a
-    model-library name (kinds ``encoder`` and ``vgg``); neither is a one-line :class:`UserError`."""
-    from engine.library import resolve
-
-    if args.encoder is None:
-        encoder = None
-    elif args.encoder.lower() == "none":
-        encoder = False
-    else:
-        encoder = resolve(args.encoder, "encoder")
-    return encoder, resolve(args.vgg16, "vgg") if args.vgg16 else None
-
-
 def run(args) -> int:
     out, preview = check_args(args)
-    encoder, vgg16 = library_files(args)
-    loaded = load_model_arg(args.model, args.device)  # a path or a generator's library name
+    loaded = load_model_arg(args.model, args.device)  # a path, a library name or a sha256 prefix
     block_resolution(args.resolution, loaded.generator.config)
+    encoder = False if (args.encoder or "").lower() == "none" else args.encoder
     res = invert_photo(args.photo, loaded, encoder=encoder, steps=args.steps, aligned=args.aligned,
                        face_index=args.face - 1, centre_crop=args.centre_crop, mode=args.mode,
-                       resolution=args.resolution, lr=args.lr, vgg16=vgg16)
+                       resolution=args.resolution, lr=args.lr, vgg16=args.vgg16)
     w_plus = res.w_plus
     gen = loaded.generator
     meta = {

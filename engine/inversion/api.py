@@ -19,7 +19,6 @@ from PIL import Image
 
 from engine.checkpoints import LoadedGenerator
 from engine.errors import UserError
-from engine.fileio import sha256_of
 from engine.generator import Generator
 from engine.jobs import CancelToken, Progress, ProgressFn, check_cancel, is_cancelled, report
 
@@ -190,28 +189,13 @@ def invert_image(image: Image.Image | torch.Tensor, loaded_generator: LoadedGene
     return out
 
 
-def _align(path: Path, photo: Image.Image, size: int, face_index: int, centre_crop: bool, fallback: bool,
-           cancel: CancelToken | None):
-    from engine.alignment import NoFaceFound, align_centre_crop, align_face, detect_faces
-
-    if centre_crop:
-        return align_centre_crop(photo, size)
-    faces = detect_faces(photo, cancel=cancel)
-    if not faces:
-        if fallback:
-            return align_centre_crop(photo, size)
-        raise NoFaceFound(f"{path}: no face found; pass centre_crop (CLI: --centre-crop) to use a centred square")
-    if not 0 <= face_index < len(faces):
-        raise UserError(f"{path}: face {face_index + 1} does not exist, {len(faces)} face(s) found")
-    return align_face(photo, faces[face_index], size, cancel=cancel)
-
-
 def invert_photo(photo_path: str | os.PathLike, loaded_generator: LoadedGenerator | Generator, encoder=None,
                  steps: int = DEFAULT_STEPS, aligned: bool = False, *, face_index: int = 0,
                  centre_crop: bool = False, centre_crop_fallback: bool = False,
                  device: str | torch.device | None = None, progress: ProgressFn | None = None,
                  cancel: CancelToken | None = None, **kwargs) -> InversionResult:
-    """Load a photo, align its largest face (or take it as an aligned crop), and invert it.
+    """Load a photo, align its largest face (or take it as an aligned crop), and invert it:
+    :func:`engine.pipeline.photo_edit.prepare_photo`, then :func:`invert_image`.
 
     Progress (job ``"invert"``): a report per stage (load, align, encode), then the optimisation's steps.
     A cancel while loading or aligning raises :class:`engine.jobs.Cancelled`; during the optimisation the
@@ -224,32 +208,21 @@ def invert_photo(photo_path: str | os.PathLike, loaded_generator: LoadedGenerato
     ``centre_crop_fallback``: use it only when no face is found (otherwise :class:`NoFaceFound`).
     Extra keyword arguments go to :func:`invert_image`.
     """
-    from engine.alignment import align_centre_crop
-    from engine.photo import load_photo
+    # imported late: engine.pipeline imports this package
+    from engine.pipeline.photo_edit import alignment_size, prepare_photo, resolve_photo_encoder
 
     path = Path(photo_path)
+    check_cancel(cancel, "invert")
     steps_total = steps if steps > 0 else 1
     report(progress, "invert", 0, steps_total, f"loading {path.name}")
-    photo = load_photo(path)
-    digest = sha256_of(path, cancel=cancel, job="invert")
-    check_cancel(cancel, "invert")
-    gen, sha, model_path, name = _unpack(loaded_generator)
-    enc, _ = resolve_encoder(encoder, gen, sha, model_path, name)
-    if enc is not None and not isinstance(encoder, LatentEncoder):
-        enc = enc.to(gen.w_avg.device)
-    encoder = enc if enc is not None else False
-    alignment = None
-    if aligned:  # its own pixels, only centre-squared: each consumer resizes once from them
-        crop = align_centre_crop(photo, None).image
-    else:  # aligned large enough for both the generator and the encoder
-        size = max(gen.config.size, enc.input_size if enc is not None else 0)
-        report(progress, "invert", 0, steps_total, "finding and aligning the face")
-        face = _align(path, photo, size, face_index, centre_crop, centre_crop_fallback, cancel)
-        crop = face.image
-        alignment = {"quad": np.asarray(face.quad, dtype=float).round(3).tolist(), "method": face.method,
-                     "source_size": list(face.source_size), "output_size": face.output_size}
-    result = invert_image(crop, loaded_generator, encoder, steps, device=device, progress=progress, cancel=cancel,
-                          **kwargs)
-    return replace(result, photo=path, photo_sha256=digest, alignment=alignment,
-                   face_index=face_index if alignment and alignment["method"] == "ffhq" else None,
-                   aligned_input=aligned)
+    enc = resolve_photo_encoder(loaded_generator, encoder)
+    gen = loaded_generator.generator if isinstance(loaded_generator, LoadedGenerator) else loaded_generator
+    stage = None if progress is None else (  # the preparation's stages, as this job's step 0
+        lambda p: progress(Progress("invert", 0, steps_total, p.message)))
+    prepared = prepare_photo(path, alignment_size(gen, enc), aligned=aligned, face_index=face_index,
+                             centre_crop=centre_crop and not aligned, centre_crop_fallback=centre_crop_fallback,
+                             progress=stage, cancel=cancel)
+    result = invert_image(prepared.crop, loaded_generator, enc if enc is not None else False, steps, device=device,
+                          progress=progress, cancel=cancel, **kwargs)
+    return replace(result, photo=path, photo_sha256=prepared.sha256, alignment=prepared.alignment,
+                   face_index=prepared.face_index, aligned_input=prepared.aligned_input)

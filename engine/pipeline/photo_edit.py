@@ -133,7 +133,8 @@ def prepare_photo(path: str | os.PathLike, size: int, *, aligned: bool = False, 
     it only when no face is found. ``detector``: the landmark detector (default: the shared dlib one).
     Raises :class:`~engine.errors.FileProblem` for an unreadable image,
     :class:`~engine.alignment.NoFaceFound` / :class:`~engine.alignment.FaceTooSmall` /
-    :class:`UserError` when no usable face is there, :class:`~engine.jobs.Cancelled` on cancel.
+    :class:`UserError` when no usable face is there, :class:`~engine.jobs.Cancelled` on cancel (checked
+    between the stages and inside hashing, detection and alignment).
     Progress: ``job="prepare"``, steps load, detect, align (of 3).
     """
     path = Path(path)
@@ -146,7 +147,7 @@ def prepare_photo(path: str | os.PathLike, size: int, *, aligned: bool = False, 
         raise UserError(f"alignment size must be a positive integer, got {size!r}")
     check_cancel(cancel, "prepare")
     photo = load_photo(path)
-    digest = sha256_of(path)
+    digest = sha256_of(path, cancel=cancel, job="prepare")
     report(progress, "prepare", 1, 3, "loaded")
     check_cancel(cancel, "prepare")
     if aligned:
@@ -157,7 +158,7 @@ def prepare_photo(path: str | os.PathLike, size: int, *, aligned: bool = False, 
     if centre_crop:
         face = align_centre_crop(photo, size)
     else:
-        faces = detect_faces(photo, detector)
+        faces = detect_faces(photo, detector, cancel=cancel)
         report(progress, "prepare", 2, 3, f"{len(faces)} face(s) found")
         check_cancel(cancel, "prepare")
         if not faces:
@@ -168,7 +169,7 @@ def prepare_photo(path: str | os.PathLike, size: int, *, aligned: bool = False, 
         elif face_index >= len(faces):
             raise UserError(f"{path}: face {face_index + 1} does not exist, {len(faces)} face(s) found")
         else:
-            face = align_face(photo, faces[face_index], size)
+            face = align_face(photo, faces[face_index], size, cancel=cancel)
             index = face_index
     report(progress, "prepare", 3, 3, "aligned")
     return PreparedPhoto(path, photo, face.image, face, digest, index, False, face.method == "centre-crop")
