@@ -37,6 +37,7 @@ from engine.resources import resources_dir
 
 from .canvas import Canvas
 from .document import Document, EditState, ModelInfo, Source, anchors_from_recipe, pad_from_recipe
+from .widgets.eta import format_duration
 from .widgets.message_bar import MessageBar
 from .worker import JobProgress, PreviewResult, WorkerClient, tasks
 
@@ -92,7 +93,7 @@ class JobBar(QWidget):
         else:
             self.bar.setRange(0, 1000)
             self.bar.setValue(int(p.fraction * 1000))
-        eta = f" · {p.eta_seconds:.0f} s left" if p.eta_seconds is not None else ""
+        eta = f" · about {format_duration(p.eta_seconds)} left" if p.eta_seconds is not None else ""
         msg = f" · {p.message}" if p.message else ""
         self.label.setText(f"{p.name}{msg}{eta}")
 
@@ -702,20 +703,36 @@ class StudioWindow(QMainWindow):
             act.triggered.connect(lambda _=False, p=p: self.open_paths([p]))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
 
-    def diagnostics_text(self) -> str:
+    def diagnostics_text(self, library_lines: Iterable[str] = ()) -> str:
+        """Versions, device, precision, the open model and directions, the log file, and ``library_lines``."""
         from .app import versions
+        from .logs import log_dir
+        from .settings import preview_policy
 
         st = self.document.state
         lines = [f"{k}: {v}" for k, v in versions().items()]
+        lines.append(f"Qt platform: {QApplication.platformName()}")
         lines.append(f"device: {self.client.device}")
+        lines.append(f"precision: {getattr(self.client, 'precision', 'fp32')} previews, fp32 exports; "
+                     f"preview policy {preview_policy(self.settings)}")
         if st.model:
             lines.append(f"model: {st.model.name} {st.model.size}px sha256 {st.model.sha256} ({st.model.path})")
         lines += [f"direction: {d.name} sha256 {d.sha256}" for d in st.directions]
+        lines += [f"delta: {d.name} sha256 {d.sha256}" for d in st.deltas]
+        lines.append(f"log: {log_dir()}")
+        lines += list(library_lines)
         return "\n".join(lines)
 
-    def copy_diagnostics(self) -> None:
-        QApplication.clipboard().setText(self.diagnostics_text())
-        self.show_message("Diagnostics copied to the clipboard.", "ok")
+    def copy_diagnostics(self) -> int:
+        """Gather the library listing on the worker, then copy :meth:`diagnostics_text` to the clipboard."""
+        from .settings import library_folder
+        from .worker.library_jobs import summary_job
+
+        def done(lines: list[str]) -> None:
+            QApplication.clipboard().setText(self.diagnostics_text(lines))
+            self.show_message("Diagnostics (versions, device, models, log folder) copied to the clipboard.", "ok")
+
+        return self.client.submit("Diagnostics", summary_job(str(library_folder(self.settings))), on_done=done)
 
     def open_log_folder(self) -> None:
         from .logs import log_dir

@@ -139,6 +139,7 @@ class AdaptPanel(PathDropTarget, QWidget):
         self.reference_view.setMinimumHeight(96)
         self.choose_button = QPushButton("Choose…", image_tab)
         self.choose_button.setObjectName("adaptChooseReference")
+        self.choose_button.setAccessibleName("Choose reference images")
         self.choose_button.setToolTip("Choose reference image files")
         self.choose_button.clicked.connect(self._ask_references)
         self.reference_label = QLabel("", image_tab)
@@ -205,6 +206,7 @@ class AdaptPanel(PathDropTarget, QWidget):
         form.addRow("Name", self.name)
         self.aligned = QCheckBox("Reference is an aligned face crop", self)
         self.aligned.setObjectName("adaptAligned")
+        self.aligned.setAccessibleName("Reference is an aligned face crop")
         self.aligned.setChecked(True)
         self.aligned.setToolTip("Checked: use the image as it is (a centred face, like the model's own renders).\n"
                                 "Unchecked: find and align the face first")
@@ -212,10 +214,12 @@ class AdaptPanel(PathDropTarget, QWidget):
 
         self.start_button = QPushButton("Start", self)
         self.start_button.setObjectName("adaptStart")
+        self.start_button.setAccessibleName("Start adaptation")
         self.start_button.setToolTip("Adapt the model to the reference (the window stays usable meanwhile)")
         self.start_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setObjectName("adaptCancel")
+        self.cancel_button.setAccessibleName("Cancel adaptation")
         self.cancel_button.setToolTip("Stop after the current step and keep what was learnt so far")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)

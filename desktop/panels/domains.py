@@ -241,6 +241,7 @@ class DomainsPanel(PathDropTarget, QWidget):
         form.addRow("Sparsity", prow)
         self.import_button = QPushButton("Import…", self)
         self.import_button.setObjectName("domainImport")
+        self.import_button.setAccessibleName("Import domains")
         self.import_button.setToolTip("Import direction files (.safetensors, StyleDomain .pt)")
         self.import_button.clicked.connect(self._ask_import)
         lay = QVBoxLayout(self)

@@ -61,6 +61,7 @@ class SettingsDialog(QDialog):
         self.folder.setToolTip("Folder of the model library (empty: the default folder)")
         browse = QPushButton("Browse…", self)
         browse.setObjectName("settingsBrowse")
+        browse.setAccessibleName("Browse for the library folder")
         browse.setToolTip("Choose the library folder")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()

@@ -25,6 +25,7 @@ class MessageBar(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton(self)
+        close.setObjectName(f"{name}Close")
         close.setText("×")
         close.setAutoRaise(True)
         close.setToolTip("Dismiss this message")

@@ -56,3 +56,26 @@ def remove_job(root: str, name: str):
         return Library(root).remove(name)
 
     return job
+
+
+def summary_job(root: str):
+    """Job: one line per library entry (kind, name, size, sha256 where the index has it, path) for
+    Help → Diagnostics; built-in files are not hashed, a damaged index is one line."""
+
+    def job(ctx) -> list[str]:
+        from engine.library.builtins import builtin_entries
+        from engine.library.index import IndexUnreadable, read_index
+
+        lines = [f"library folder: {root}"]
+        entries = builtin_entries(with_hashes=False)
+        try:
+            entries += read_index(Path(root)) or []
+        except IndexUnreadable as exc:
+            lines.append(f"library index: {exc}")
+        for e in entries:
+            digest = f" sha256 {e.sha256}" if e.sha256 else ""
+            origin = " built-in" if e.read_only else ""
+            lines.append(f"library {e.kind}: {e.name}{origin} {e.size} B{digest} ({e.path})")
+        return lines
+
+    return job
