@@ -20,6 +20,7 @@ from .arg_types import (
     batch_arg,
     finite_float,
     library_file,
+    need_all,
     nonneg_int,
     positive_float,
     positive_int,
@@ -72,7 +73,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-o", "--output", required=True, metavar="OUT.safetensors")
     add_device_arg(p)
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=need_all(run))  # --encoder / --vgg16 misses: one line before any work
 
 
 def _check_args(args) -> tuple[Path, Path | None]:

@@ -14,7 +14,7 @@ from engine.errors import UserError
 from engine.photo import load_photo
 from engine.pipeline.images import save_image_atomic
 
-from .arg_types import face_arg, library_file
+from .arg_types import face_arg, library_file, need
 from .common import output_path
 
 
@@ -49,7 +49,7 @@ def run(args) -> int:
         save_image_atomic(aligned.image, out)
         print(f"wrote {out} (centred square crop)")
         return 0
-    faces = detect_faces(photo, DlibDetector(args.predictor))
+    faces = detect_faces(photo, DlibDetector(need(args.predictor)))
     if args.list:
         print(f"{args.photo}: {photo.width}x{photo.height}, {len(faces)} face(s), largest first")
         for i, face in enumerate(faces, 1):

@@ -114,19 +114,52 @@ def int_list(lo: int, hi: int, name: str = "list") -> Callable[[str], list[int]]
     return _as_type(name, check)  # type: ignore[return-value]
 
 
+class LibraryMiss(str):
+    """A file argument that is neither an existing file nor a library entry (``error`` says why).
+
+    Argument parsing goes on (so a bad number later on the line is still reported first, as before);
+    :func:`need` raises ``error`` where the verb uses the file, as the loader did for a missing path."""
+
+    error: UserError
+
+
+def need(value):
+    """``value`` itself (a path string, a list of them, or None) unless it holds a :class:`LibraryMiss`:
+    then that miss's one-line :class:`UserError`."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, LibraryMiss):
+            raise item.error
+    return value
+
+
+def need_all(handler: Callable) -> Callable:
+    """``handler`` that first applies :func:`need` to every argument (for verbs whose files are used deep
+    inside the engine)."""
+    import functools
+
+    @functools.wraps(handler)
+    def run(args):
+        for value in vars(args).values():
+            need(value)
+        return handler(args)
+
+    return run
+
+
 def library_file(kinds: str | tuple[str, ...], keep: tuple[str, ...] = ()) -> Callable[[str], str]:
     """A model or direction file: an existing path (returned as given), else a model-library name or a
     unique sha256 prefix of one of ``kinds`` (returned as that entry's file path).
 
     Words in ``keep`` (case-insensitive, e.g. ``none``) pass unchanged. Text that cannot be a library name
     (a path with a folder in it) passes unchanged too, so the loader reports a missing file as before.
-    Anything else unknown is a one-line argument error (exit 2) naming the file and the library's close names.
+    Anything else is a :class:`LibraryMiss`, whose one line (exit 2) names the file and the library's close
+    names when the verb calls :func:`need` on it.
     """
     from engine.library.library import is_library_text
 
     wanted = (kinds,) if isinstance(kinds, str) else tuple(kinds)
 
-    def check(text: str) -> str:
+    def parse(text: str) -> str:
         if text.lower() in keep or not text or not is_library_text(text):
             return text
         from pathlib import Path
@@ -135,6 +168,12 @@ def library_file(kinds: str | tuple[str, ...], keep: tuple[str, ...] = ()) -> Ca
             return text
         from engine.library import resolve
 
-        return str(resolve(text, wanted))
+        try:
+            return str(resolve(text, wanted))
+        except UserError as exc:
+            miss = LibraryMiss(text)
+            miss.error = exc
+            return miss
 
-    return _as_type(" or ".join(wanted) + " file", check)  # type: ignore[return-value]
+    parse.__name__ = " or ".join(wanted) + " file"
+    return parse

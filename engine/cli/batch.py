@@ -22,7 +22,7 @@ from engine.device import pick_device
 from engine.jobs import Progress
 from engine.pipeline.batch import DEFAULT_TEMPLATE, FORMATS, run_batch
 
-from .arg_types import batch_arg, face_arg, int_in, library_file, steps_arg
+from .arg_types import batch_arg, face_arg, int_in, library_file, need, steps_arg
 from .common import add_device_arg
 
 
@@ -96,7 +96,7 @@ class _Display:
 
 def run(args) -> int:
     device = str(pick_device(args.device))
-    encoder = False if args.no_encoder else args.encoder
+    encoder = False if args.no_encoder else need(args.encoder)
     display = _Display(args.json)
     try:
         rep = run_batch(args.inputs, args.output, args.recipe, model=args.model, search=args.search,

@@ -10,7 +10,7 @@ from engine.device import pick_device, pick_dtype
 from engine.errors import UserError
 from engine.fileio import atomic_path
 
-from .arg_types import library_file
+from .arg_types import library_file, need
 from .common import add_device_arg
 
 DEFAULT_TASKS = "render,e4e,projector"
@@ -55,7 +55,7 @@ def options(args) -> tuple[list[str], BenchOptions]:
         raise UserError(f"--repeats must be between 1 and 1000, got {args.repeats}")
     device = pick_device(args.device)
     opts = BenchOptions(
-        device=device, dtype=pick_dtype(args.precision, device), precision=args.precision, model=args.model,
+        device=device, dtype=pick_dtype(args.precision, device), precision=args.precision, model=need(args.model),
         resolutions=_int_list(args.resolutions, "--resolutions") if args.resolutions else None,
         batches=_int_list(args.batches, "--batches", high=256),
         impls=["fast"] if args.no_reference else ["fast", "reference"],

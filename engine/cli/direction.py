@@ -30,6 +30,7 @@ from .arg_types import (
     frame_ms_arg,
     frames_arg,
     library_file,
+    need,
     pad_path_arg,
     psi_arg,
     seed_arg,
@@ -101,7 +102,7 @@ def _raw():
 
 def run_import(args) -> int:
     out = output_path(args.output, (".safetensors",))
-    d = load_direction(args.input)
+    d = load_direction(need(args.input))
     if args.name is not None:
         d.name = args.name
     if args.license is not None:
@@ -138,7 +139,7 @@ def describe(d) -> dict:
 
 
 def run_info(args) -> int:
-    info = describe(load_direction(args.file))
+    info = describe(load_direction(need(args.file)))
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
@@ -158,7 +159,7 @@ def run_sparsify(args) -> int:
     out = output_path(args.output, (".safetensors",))
     if not 0 < args.keep <= 100:
         raise UserError(f"--keep must be a percentage in (0, 100], got {args.keep}")
-    d = load_direction(args.input)
+    d = load_direction(need(args.input))
     sparse, kept = sparsify(d, args.keep / 100.0)
     save_direction(sparse, out)
     n = int(d.covered_mask().sum())
@@ -182,7 +183,7 @@ def morph_edit(args, layout) -> Edit:
     from engine.domains.layers import validate_spec
 
     layers = validate_spec(args.layers)
-    dirs = [load_direction(p) for p in args.direction]
+    dirs = [load_direction(p) for p in need(args.direction)]
     for d, p in zip(dirs, args.direction, strict=True):
         check_fits(d, layout, p)
     return Edit(tuple(DirectionTerm(d, 0.0, layers, p) for d, p in zip(dirs, args.direction, strict=True)),
