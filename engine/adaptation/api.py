@@ -192,6 +192,7 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     best = math.inf
     step = 0
     early = ""
+    ema: dict[str, torch.Tensor] | None = None
     for step in range(pre.steps):  # noqa: B007 - step is reported after the loop
         if is_cancelled(cancel):
             cancelled = True
@@ -212,6 +213,7 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
             p.load_state(saved)
             stopped, stopped_step = "non-finite parameters after the update", step
             break
+        ema = _ema_update(ema, p, pre.ema)
         values["total"] = value
         history.append(values)
         if _plateaued(history, plateau):
@@ -226,6 +228,8 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     else:
         step = pre.steps
     steps_done = len(history)
+    if ema is not None and not stopped:  # the result is the average of the trained tensors
+        p.load_state(ema)
     if stopped:
         notes.append(f"training stopped at step {stopped_step}: {stopped}; the last good state is kept")
     seconds = round(time.perf_counter() - t0, 3)
@@ -269,7 +273,8 @@ def _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, anchor, c
         return PairedLoss(w_src, targets, rng, pre.batch, pixel)
     if loss == "mtg":
         return MTGLoss(gen, clips, w_refs, targets, rng, pre.batch, pixel, p, pre.mixing)
-    return JoJoLoss(gen, w_refs, targets, rng, pre.batch, pixel, coarse_rows, anchor_weight=anchor)
+    return JoJoLoss(gen, w_refs, targets, rng, pre.batch, pixel, coarse_rows, anchor_weight=anchor,
+                    mixed_weight=pre.mixed_weight, colour_weight=pre.colour_weight)
 
 
 def _step_loss(loss_fn, p, step, dev, notes):
@@ -283,6 +288,18 @@ def _step_loss(loss_fn, p, step, dev, notes):
             torch.cuda.empty_cache()
             loss_fn.batch = max(1, loss_fn.batch // 2)
             notes.append(f"out of GPU memory at step {step}: batch reduced to {loss_fn.batch}")
+
+
+def _ema_update(ema: dict[str, torch.Tensor] | None, p: Parameterisation, decay: float):
+    """The running exponential average of ``p``'s trained tensors (None when ``decay`` is 0)."""
+    if decay <= 0:
+        return None
+    if ema is None:
+        return p.state()
+    with torch.no_grad():
+        for k, v in p.trainable().items():
+            ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
+    return ema
 
 
 def _plateaued(history: list[dict[str, float]], plateau: tuple[int, float] | None, key: str = "rec") -> bool:

@@ -132,12 +132,14 @@ class JoJoLoss:
 
     def __init__(self, gen: Generator, w_refs: torch.Tensor, targets: torch.Tensor, rng: torch.Generator,
                  batch: int, pixel: PixelLoss, coarse_rows: int | None = None, alpha: float = 1.0,
-                 anchor_weight: float = 1.0) -> None:
+                 anchor_weight: float = 1.0, mixed_weight: float = 1.0, colour_weight: float = 1.0) -> None:
         self.gen, self.w_refs, self.targets, self.rng, self.batch = gen, w_refs, targets, rng, batch
         self.pixel = pixel
         self.coarse = coarse_rows if coarse_rows is not None else default_coarse_rows(gen)
         self.alpha = alpha
         self.anchor_weight = anchor_weight
+        self.mixed_weight = mixed_weight
+        self.colour_weight = colour_weight
 
     def latents(self) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.w_refs.shape[0]
@@ -149,7 +151,14 @@ class JoJoLoss:
 
     def __call__(self, param: Parameterisation, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         w, target = self.latents()
-        parts = self.pixel(param.render(w), target)
+        img = param.render(w)
+        if self.colour_weight != 1.0:  # the mean colour of each image weighted apart from the rest
+            m_img, m_trg = img.mean((2, 3), keepdim=True), target.mean((2, 3), keepdim=True)
+            parts = self.pixel(img - m_img, target - m_trg)
+            parts["colour"] = self.colour_weight * (m_img - m_trg).abs().mean()
+        else:
+            parts = self.pixel(img, target)
+        parts = {k: self.mixed_weight * v for k, v in parts.items()}
         if self.anchor_weight:
             rec = self.pixel(param.render(self.w_refs), self.targets)
             parts = {**parts, "rec": self.anchor_weight * sum(rec.values())}

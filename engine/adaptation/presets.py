@@ -6,6 +6,7 @@ overridden by the caller. ``default_preset(loss, param, size)`` picks one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from engine.errors import UserError
@@ -23,13 +24,23 @@ class Preset:
     mixing: float = 0.9
     plateau: tuple[int, float] | None = None  # (window, tol) early stop on the reference reconstruction
     note: str = ""
+    schedule: str = "constant"  # after the warm-up: "constant", or "cosine" decay to lr * final_lr
+    final_lr: float = 0.0
+    ema: float = 0.0  # > 0: the result is the exponential moving average of the trained tensors (this decay)
+    mixed_weight: float = 1.0  # JoJo: weight of the mixed-latent term (the reference reconstruction is jojo_anchor)
+    colour_weight: float = 1.0  # JoJo mixed latents: weight of the per-channel mean colour (1 = plain pixel loss)
 
     def lr_at(self, step: int) -> float:
-        """Linear warm-up from ``warmup_start_lr`` to ``lr`` over ``warmup_steps`` (LambdaLR as the reference)."""
-        if step >= self.warmup_steps or self.warmup_steps <= 0:
+        """Linear warm-up from ``warmup_start_lr`` to ``lr`` over ``warmup_steps`` (LambdaLR as the reference),
+        then constant or a cosine decay to ``lr * final_lr`` at ``steps``."""
+        if step < self.warmup_steps and self.warmup_steps > 0:
+            start = min(self.warmup_start_lr, self.lr)
+            return start + (self.lr - start) * step / self.warmup_steps
+        if self.schedule != "cosine" or self.steps <= self.warmup_steps:
             return self.lr
-        start = min(self.warmup_start_lr, self.lr)
-        return start + (self.lr - start) * step / self.warmup_steps
+        t = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        low = self.lr * self.final_lr
+        return low + (self.lr - low) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (

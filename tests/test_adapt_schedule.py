@@ -1,0 +1,59 @@
+"""One-shot schedule options of a preset: cosine lr decay, parameter EMA, the JoJo colour weight."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+from adapt_helpers import negative_reference
+
+from engine.adaptation import adapt, presets
+from engine.adaptation.presets import Preset
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_cosine_schedule_warms_up_then_decays_to_the_final_fraction():
+    p = Preset("t", steps=110, batch=1, lr=0.01, warmup_steps=10, warmup_start_lr=1e-3, schedule="cosine",
+               final_lr=0.1)
+    assert p.lr_at(0) == pytest.approx(1e-3)
+    assert p.lr_at(10) == pytest.approx(0.01)
+    assert p.lr_at(60) == pytest.approx(0.001 + 0.009 * 0.5)
+    assert p.lr_at(110) == pytest.approx(0.001)
+    lrs = [p.lr_at(s) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
+    assert replace(p, schedule="constant").lr_at(100) == 0.01
+    assert math.isclose(replace(p, final_lr=0.0).lr_at(110), 0.0, abs_tol=1e-12)
+
+
+@pytest.fixture
+def patched_preset(monkeypatch):
+    def patch(**fields):
+        base = presets.PRESETS["cpu-small-affine"]
+        monkeypatch.setitem(presets.PRESETS, "cpu-small-affine", replace(base, **fields))
+    return patch
+
+
+def test_ema_result_is_the_running_average_not_the_last_state(tiny_generator, patched_preset):
+    ref = negative_reference(tiny_generator)
+    patched_preset(ema=0.0, plateau=None)
+    last = adapt(tiny_generator, [ref], steps=6, batch=1, seed=0)
+    patched_preset(ema=0.5, plateau=None)
+    avg = adapt(tiny_generator, [ref], steps=6, batch=1, seed=0)
+    k = next(iter(last.delta.deltas))
+    a, b = last.delta.deltas[k], avg.delta.deltas[k]
+    assert not torch.equal(a, b)
+    assert float(b.norm()) < float(a.norm())  # the average lags behind the deltas growing from zero
+
+
+def test_colour_weight_adds_a_mean_colour_term_and_changes_training(tiny_generator, patched_preset):
+    ref = negative_reference(tiny_generator)
+    patched_preset(colour_weight=1.0, plateau=None)
+    plain = adapt(tiny_generator, [ref], steps=3, batch=1, seed=0)
+    patched_preset(colour_weight=0.25, plateau=None)
+    split = adapt(tiny_generator, [ref], steps=3, batch=1, seed=0)
+    assert "colour" in split.history[-1] and "colour" not in plain.history[-1]
+    k = next(iter(plain.delta.deltas))
+    assert not torch.equal(plain.delta.deltas[k], split.delta.deltas[k])
