@@ -17,7 +17,7 @@ from engine.pipeline.latent_file import LATENT_SUFFIXES, save_latent
 from engine.stylespace import layout_fingerprint, style_layout
 from engine.validation import block_resolution
 
-from .arg_types import face_arg, library_file, positive_float, size_arg, steps_arg
+from .arg_types import face_arg, library_file, need, positive_float, size_arg, steps_arg
 from .common import add_device_arg, load_model_arg, output_path
 
 
@@ -59,6 +59,8 @@ def check_args(args) -> tuple[Path, Path | None]:
         raise UserError("--aligned and --centre-crop exclude each other")
     if not Path(args.photo).is_file():
         raise UserError(f"{args.photo}: file not found")
+    need(args.encoder)  # an unknown library name: one line, before the model is loaded
+    need(args.vgg16)
     return out, preview
 
 
