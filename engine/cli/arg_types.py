@@ -155,7 +155,7 @@ def library_file(kinds: str | tuple[str, ...], keep: tuple[str, ...] = ()) -> Ca
     Anything else is a :class:`LibraryMiss`, whose one line (exit 2) names the file and the library's close
     names when the verb calls :func:`need` on it.
     """
-    from engine.library.library import is_library_text
+    from engine.library.lookup import is_library_text
 
     wanted = (kinds,) if isinstance(kinds, str) else tuple(kinds)
 

@@ -14,7 +14,6 @@ is first moved aside. Each such event adds a one-line notice to :attr:`Library.n
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import os
 import re
@@ -31,12 +30,10 @@ from .index import INDEX_NAME, IndexUnreadable, LibraryEntry, read_index, write_
 from .kinds import KIND_HELP, KINDS, Detected, check_kind, detect
 from .location import default_library_dir
 from .lock import library_lock
+from .lookup import NAME, article, by_name, by_sha_prefix, close_names, kind_tuple
 from .staging import Staged, staging_path
 
 CHUNK = 4 << 20
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
-#: A sha256 prefix the library accepts in place of a name.
-_SHA_PREFIX = re.compile(r"^[0-9A-Fa-f]{8,64}$")
 
 
 @dataclass(frozen=True)
@@ -76,14 +73,14 @@ class Library:
     def find(self, name: str, kind: str | None = None) -> LibraryEntry | None:
         """The entry called ``name`` (case-insensitive), of ``kind`` when given; None when there is none.
         Does not hash built-in files."""
-        return _by_name(self._user_entries() + builtin_entries(with_hashes=False), name, kind)
+        return by_name(self._user_entries() + builtin_entries(with_hashes=False), name, kind)
 
     def get(self, name: str) -> LibraryEntry:
         """The entry called ``name`` (with its sha256), or a :class:`UserError` listing close names."""
         everything = self.entries()
-        entry = _by_name(everything, name)
+        entry = by_name(everything, name)
         if entry is None:
-            raise UserError(f"no model called {name!r} in the library ({self.root}){_close(name, everything)}")
+            raise UserError(f"no model called {name!r} in the library ({self.root}){close_names(name, everything)}")
         return entry
 
     def lookup(self, text: str, kinds: str | tuple[str, ...]) -> LibraryEntry | None:
@@ -93,13 +90,13 @@ class Library:
 
         A prefix shared by entries with different contents is a :class:`UserError` listing them (entries of
         the same contents are one choice: the user's copy, else the built-in)."""
-        kinds = _kinds(kinds)
+        kinds = kind_tuple(kinds)
         entries = self._user_entries() + builtin_entries(with_hashes=False)
         for kind in kinds:
-            entry = _by_name(entries, text, kind)
+            entry = by_name(entries, text, kind)
             if entry is not None:
                 return entry
-        matches = _by_sha_prefix(entries, text, kinds)
+        matches = by_sha_prefix(entries, text, kinds)
         if len({e.sha256 for e in matches}) > 1:  # copies of one file (same sha256) are one choice
             listed = ", ".join(f"{e.name} ({e.kind}, {e.sha256[:12]})" for e in matches)
             raise UserError(f"sha256 prefix {text!r} matches {len(matches)} entries of the model library: {listed}; "
@@ -112,7 +109,7 @@ class Library:
 
         Neither: a :class:`UserError` saying so, with close names of that kind.
         """
-        kinds = _kinds(kind)
+        kinds = kind_tuple(kind)
         path = Path(text).expanduser()
         if path.exists():
             return path
@@ -125,14 +122,14 @@ class Library:
                                               "(see `styledomain models verify`)")
             return entry.path
         entries = self._user_entries() + builtin_entries(with_hashes=False)
-        other = _by_name(entries, text) or next(iter(_by_sha_prefix(entries, text, KINDS)), None)
+        other = by_name(entries, text) or next(iter(by_sha_prefix(entries, text, KINDS)), None)
         if other is not None:
             called = "" if other.name.lower() == text.lower() else f" ({other.name})"
-            raise UserError(f"{text!r} in the model library is {_article(other.kind)} {other.kind}{called}, "
-                            f"not {_article(kinds[0])} {what}")
+            raise UserError(f"{text!r} in the model library is {article(other.kind)} {other.kind}{called}, "
+                            f"not {article(kinds[0])} {what}")
         same_kind = [e for e in entries if e.kind in kinds]
         raise UserError(f"{text}: file not found, and the model library has no {what} called {text!r}"
-                        f"{_close(text, same_kind)}")
+                        f"{close_names(text, same_kind)}")
 
     def find_by_sha256(self, sha256: str, kind: str | None = None) -> Path | None:
         """The stored file whose sha256 (or, for a converted file, whose original's sha256) is ``sha256``."""
@@ -292,7 +289,7 @@ class Library:
                 found = None
             if found is not None and found.kind != kind:
                 continue
-            if _by_name(entries, path.stem) is not None or not _NAME.match(path.stem):
+            if by_name(entries, path.stem) is not None or not NAME.match(path.stem):
                 continue
             st = path.stat()
             when = datetime.fromtimestamp(st.st_mtime, UTC).isoformat(timespec="seconds")
@@ -321,7 +318,7 @@ def _stored_files(root: Path):
 
 def _check_clash(name: str, replace: bool, user: list[LibraryEntry]) -> LibraryEntry | None:
     """The entry ``name`` would replace (None: a new name); a built-in, or an entry without ``replace``, is refused."""
-    clash = _by_name(user + builtin_entries(with_hashes=False), name)
+    clash = by_name(user + builtin_entries(with_hashes=False), name)
     if clash is not None and clash.read_only:
         raise UserError(f"{name!r} is a built-in {clash.kind} and cannot be replaced; choose another --name")
     if clash is not None and not replace:
@@ -332,63 +329,17 @@ def _check_clash(name: str, replace: bool, user: list[LibraryEntry]) -> LibraryE
 
 def _removable(name: str, user: list[LibraryEntry], root: Path) -> LibraryEntry:
     everything = user + builtin_entries(with_hashes=False)
-    entry = _by_name(everything, name)
+    entry = by_name(everything, name)
     if entry is None:
-        raise UserError(f"no model called {name!r} in the library ({root}){_close(name, everything)}")
+        raise UserError(f"no model called {name!r} in the library ({root}){close_names(name, everything)}")
     if entry.read_only:
         raise UserError(f"{entry.name!r} is built in and cannot be removed")
     return entry
 
 
-def is_library_text(text: str) -> bool:
-    """True when ``text`` could be a library name or a sha256 prefix (no folder, no odd characters)."""
-    return bool(_NAME.match(text) or _SHA_PREFIX.match(text))
-
-
-def _kinds(kinds: str | tuple[str, ...]) -> tuple[str, ...]:
-    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
-    for kind in kinds:
-        check_kind(kind)
-    if not kinds:
-        raise UserError("no kind given")
-    return kinds
-
-
-def _by_sha_prefix(entries: list[LibraryEntry], text: str, kinds: tuple[str, ...]) -> list[LibraryEntry]:
-    """Entries of ``kinds`` whose sha256 (or original's sha256) starts with ``text`` (8 to 64 hex digits).
-    Built-in files are hashed only here, once per process, and only those of ``kinds``."""
-    if not _SHA_PREFIX.match(text):
-        return []
-    low = text.lower()
-    found = []
-    for e in entries:
-        if e.kind not in kinds:
-            continue
-        sha = e.sha256 or (cached_sha256(e.path) if e.read_only and e.path.is_file() else "")
-        if sha.startswith(low) or (e.source_sha256 and e.source_sha256.startswith(low)):
-            found.append(e if e.sha256 else dataclasses.replace(e, sha256=sha))
-    return found
-
-
-def _by_name(entries: list[LibraryEntry], name: str, kind: str | None = None) -> LibraryEntry | None:
-    low = name.lower()
-    for e in entries:
-        if e.name.lower() == low and (kind is None or e.kind == kind):
-            return e
-    return None
-
-
-def _close(name: str, entries: list[LibraryEntry]) -> str:
-    names = sorted({e.name for e in entries})
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-    if close:
-        return f"; close names: {', '.join(close)}"
-    return "; `styledomain models list` shows the library"
-
-
 def _choose_name(name: str | None, src: Path, kind: str) -> str:
     if name is not None:
-        if not _NAME.match(name):
+        if not NAME.match(name):
             raise UserError(f"library name {name!r} must start with a letter or digit and use only letters, digits "
                             "and . _ + - (at most 100 characters)")
         return name
@@ -403,10 +354,10 @@ def _detect_as(src: Path, kind: str | None) -> Detected:
             return Detected("landmarks", "dlib")
         if kind is not None:
             want = KIND_HELP[kind]
-            raise FileProblem(src, f"not {_article(kind)} {kind} file (expected {_article(want)} {want})")
+            raise FileProblem(src, f"not {article(kind)} {kind} file (expected {article(want)} {want})")
         raise FileProblem(src, f"not a model file the library knows (kinds: {', '.join(KINDS)})")
     if kind is not None and found.kind != kind:
-        raise FileProblem(src, f"this is {_article(found.kind)} {found.kind} file, not {_article(kind)} {kind}")
+        raise FileProblem(src, f"this is {article(found.kind)} {found.kind} file, not {article(kind)} {kind}")
     return found
 
 
@@ -494,7 +445,3 @@ def _copy(src: Path, dst: Path, progress: ProgressFn | None, cancel: CancelToken
 
 def _with_path(entry: LibraryEntry, path: Path) -> LibraryEntry:
     return dataclasses.replace(entry, path=path)
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
