@@ -132,6 +132,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     the file that could not be written, with the operating system's reason (never the temporary name).
     The result keeps the mode the temporary file was created with, i.e. the
     usual mode of a new file under the umask, even when the writer replaced it (safetensors writes 0600).
+    Inside :func:`write_together` the rename waits for the end of that block.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
