@@ -23,6 +23,8 @@ log = logging.getLogger("desktop.autosave")
 
 #: write the autosave this long after the last change (milliseconds)
 IDLE_MS = 2000
+#: Environment variable with a shorter idle delay in ms, for tests that start real studio processes.
+IDLE_ENV = "STYLEDOMAIN_AUTOSAVE_IDLE_MS"
 AUTOSAVE_NAME = "autosave.sdproj"
 RECOVER_NAME = "recover.sdproj"
 LOCK_NAME = "autosave.lock"
@@ -241,12 +243,22 @@ def _age(path: Path) -> str:
     return when.strftime("at %H:%M" if same_day else "on %d %b at %H:%M")
 
 
-def install_autosave(window, folder: str | Path | None = None, idle_ms: int = IDLE_MS) -> AutoSaver:
-    """Autosave ``window``'s document; returns the :class:`AutoSaver` (also ``window.autosaver``)."""
-    saver = AutoSaver(window, folder, idle_ms)
+def idle_delay_ms() -> int:
+    """:data:`IDLE_MS`, or the delay in ``$STYLEDOMAIN_AUTOSAVE_IDLE_MS`` (1..600000 ms) when set."""
+    try:
+        value = int(os.environ.get(IDLE_ENV, ""))
+    except ValueError:
+        return IDLE_MS
+    return value if 0 < value <= 600_000 else IDLE_MS
+
+
+def install_autosave(window, folder: str | Path | None = None, idle_ms: int | None = None) -> AutoSaver:
+    """Autosave ``window``'s document after ``idle_ms`` (default :func:`idle_delay_ms`) without changes;
+    returns the :class:`AutoSaver` (also ``window.autosaver``)."""
+    saver = AutoSaver(window, folder, idle_ms or idle_delay_ms())
     window.autosaver = saver
     return saver
 
 
-__all__ = ["AUTOSAVE_NAME", "IDLE_MS", "RECOVER_NAME", "AutoSaver", "RecoveryBar", "autosave_dir",
-           "install_autosave"]
+__all__ = ["AUTOSAVE_NAME", "IDLE_ENV", "IDLE_MS", "RECOVER_NAME", "AutoSaver", "RecoveryBar", "autosave_dir",
+           "idle_delay_ms", "install_autosave"]

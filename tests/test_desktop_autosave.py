@@ -8,7 +8,15 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
-from desktop.autosave import AUTOSAVE_NAME, RECOVER_NAME, autosave_dir, install_autosave  # noqa: E402
+from desktop.autosave import (  # noqa: E402
+    AUTOSAVE_NAME,
+    IDLE_ENV,
+    IDLE_MS,
+    RECOVER_NAME,
+    autosave_dir,
+    idle_delay_ms,
+    install_autosave,
+)
 from desktop.document import Document  # noqa: E402
 from desktop.project_actions import install_project  # noqa: E402
 from desktop.window import StudioWindow  # noqa: E402
@@ -44,6 +52,14 @@ def _with_model(win, qtbot) -> None:
 def test_autosave_dir_follows_styledomain_home(monkeypatch, tmp_path):
     monkeypatch.setenv("STYLEDOMAIN_HOME", str(tmp_path / "lib"))
     assert autosave_dir() == tmp_path / "lib" / "autosave"
+
+
+def test_idle_delay_comes_from_the_environment_only_when_it_is_sane(monkeypatch):
+    monkeypatch.delenv(IDLE_ENV, raising=False)
+    assert idle_delay_ms() == IDLE_MS == 2000
+    for text, want in (("50", 50), ("0", IDLE_MS), ("-3", IDLE_MS), ("soon", IDLE_MS), ("9999999", IDLE_MS)):
+        monkeypatch.setenv(IDLE_ENV, text)
+        assert idle_delay_ms() == want, text
 
 
 def test_a_change_is_autosaved_after_idle_and_a_clean_exit_removes_it(make_window, qtbot, tmp_path):
@@ -193,7 +209,8 @@ def test_a_real_crash_is_offered_for_recovery_at_the_next_start(tmp_path):
     root = Path(__file__).resolve().parent.parent
     child = tmp_path / "child.py"
     child.write_text(CHILD)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(root), STYLEDOMAIN_HOME=str(tmp_path / "lib"))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(root), STYLEDOMAIN_HOME=str(tmp_path / "lib"),
+               STYLEDOMAIN_AUTOSAVE_IDLE_MS="50")  # the idle delay of a real start, shortened
     run = [sys.executable, str(child), str(tmp_path / "studio.ini")]
     first = subprocess.run(run + ["crash"], env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 3, first.stderr[-2000:]
