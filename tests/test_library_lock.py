@@ -100,10 +100,8 @@ def test_a_busy_library_is_a_one_line_error_after_the_timeout(tmp_path, monkeypa
     monkeypatch.setattr(lock_module, "DEFAULT_TIMEOUT", 0.3)
     thread, release = _hold_in_thread(home)
     try:
-        t0 = time.monotonic()
         with pytest.raises(UserError, match=r"library .* is busy \(another StyleDomain process"):
-            Library().remove("first")
-        assert time.monotonic() - t0 < 10  # it gave up, it did not hang
+            Library().remove("first")  # gives up after the (shortened) timeout instead of waiting forever
         other = tmp_path / "e.pt"
         styledomain_file(other, TINY.channels, seed=2)
         code = main(["models", "import", str(other)])
