@@ -232,3 +232,17 @@ def test_apply_model_accepts_a_library_name(tmp_path, monkeypatch, capsys):
     assert main(["apply", "--recipe", str(tmp_path / "r.json"), "--model", "nosuch", "-o",
                  str(tmp_path / "b.png")]) == 2
     assert "no generator called 'nosuch'" in capsys.readouterr().err
+
+
+def test_render_direction_takes_names_and_prefixes(lib, tmp_path, capsys):
+    sketchy = lib["sketchy"]
+    by_path, by_name, by_prefix = (tmp_path / f"{n}.png" for n in ("path", "name", "prefix"))
+    for ref, out in ((sketchy.path, by_path), ("sketchy=0.5", by_name), (f"{sketchy.sha256[:10]}=0.5", by_prefix)):
+        code, _, err = cli(["render", "tiny", "--seed", 3, "--direction", str(ref), "--device", "cpu",
+                            "-o", out], capsys)
+        assert code == 0, err
+    assert np.array_equal(pixels(by_name), pixels(by_prefix))
+    assert not np.array_equal(pixels(by_path), pixels(by_name))  # weight 1 vs 0.5: the weight is kept
+    refused(["render", "tiny", "--seed", 3, "--direction", "skechy=0.5", "-o", tmp_path / "t.png"], capsys,
+            "close names: sketchy")
+    assert not (tmp_path / "t.png").exists()

@@ -15,7 +15,7 @@ from engine.errors import UserError
 from engine.fileio import sha256_of
 from engine.pipeline.edit import DeltaTerm, Edit
 
-from .arg_types import check_weight, strength_arg
+from .arg_types import check_weight, library_file, need, strength_arg
 
 
 def parse_direction_arg(text: str) -> tuple[str, float]:
@@ -34,9 +34,7 @@ def _direction_type(text: str) -> tuple[str, float]:
     weight = check_weight(weight, path)
     if not path:
         raise argparse.ArgumentTypeError(f"no file in {text!r}")
-    from engine.library import name_or_path  # a file, or a direction / delta name in the model library
-
-    return name_or_path(path, ("direction", "param-delta")), weight
+    return library_file(("direction", "param-delta"))(path), weight  # a file, a library name or sha256 prefix
 
 
 def _layers_type(text: str) -> str:
@@ -68,6 +66,7 @@ def edit_from_args(args) -> Edit:
     """
     directions = getattr(args, "direction", None) or []
     deltas = getattr(args, "delta", None) or []
+    need([path for path, _ in directions + deltas])
     if not directions and (args.layers != "all" or args.strength != 1.0):
         raise UserError("--layers and --strength need at least one --direction")
     terms = tuple(DirectionTerm(load_direction(path), weight, args.layers, path, sha256=sha256_of(path))
