@@ -191,7 +191,8 @@ def morph_edit(args, layout) -> Edit:
 
 
 def run_morph(args) -> int:
-    from engine.domains.morph import ANIMATION_SUFFIXES, remove_files, save_animation, save_png_sequence
+    from engine.domains.morph import ANIMATION_SUFFIXES, save_animation, save_png_sequence
+    from engine.fileio import write_together
     from engine.pipeline.latent_file import load_latent_file
     from engine.pipeline.morph_frames import morph_schedule, render_morph
     from engine.pipeline.recipe_render import check_latent_fits
@@ -214,12 +215,10 @@ def run_morph(args) -> int:
     else:
         latent = args.seed
     frames = render_morph(gen, latent, edit, weights, size=args.size)
-    pngs = save_png_sequence(frames, args.png_dir) if args.png_dir else []
-    try:
-        save_animation(frames, out, args.duration)  # last: the animation exists only when everything succeeded
-    except BaseException:
-        remove_files(pngs)  # all outputs or none
-        raise
+    with write_together():  # the animation and the PNGs: all outputs or none
+        if args.png_dir:
+            save_png_sequence(frames, args.png_dir)
+        save_animation(frames, out, args.duration)
     extra = f" and {len(frames)} PNGs in {args.png_dir}" if args.png_dir else ""
     print(f"wrote {out} ({len(frames)} frames, {args.duration} ms each){extra}")
     return 0

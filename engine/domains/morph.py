@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from engine.errors import UserError
-from engine.fileio import atomic_path
+from engine.fileio import atomic_path, write_together
 from engine.jobs import Cancelled, CancelToken, ProgressFn, check_cancel, report
 
 from .blendpad import BlendPad, Point
@@ -25,7 +25,7 @@ ANIMATION_SUFFIXES = (".webp", ".gif")
 
 
 __all__ = ["ANIMATION_SUFFIXES", "Cancelled", "points_along_path", "render_frames", "save_animation",
-           "remove_files", "save_png_sequence", "weights_along_path", "weights_from_keyframes"]
+           "save_png_sequence", "weights_along_path", "weights_from_keyframes"]
 
 
 def points_along_path(path: Sequence[Point], frames: int) -> list[Point]:
@@ -119,45 +119,28 @@ def save_png_sequence(frames: Sequence[Image.Image], folder: str | os.PathLike, 
                       progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[Path]:
     """``prefix_0000.png`` ... in ``folder`` (created if missing): all frames or none.
 
-    Every frame is first written to a temporary file beside its target; only when all of them are written
-    are they renamed into place. A failure (a full disk) or a cancel (checked before every frame, raises
-    :class:`engine.jobs.Cancelled`) removes the temporary files, any frame this call already put in place,
-    and the folder if this call created it, so no partial sequence is left behind. Progress: job
-    ``"png-sequence"``, one step per frame written.
+    The frames are written together (:func:`engine.fileio.write_together`, joining the caller's block if
+    there is one): a failure (a full disk) or a cancel (checked before every frame, raises
+    :class:`engine.jobs.Cancelled`) leaves no frame behind, and removes the folder if this call created it.
+    Progress: job ``"png-sequence"``, one step per frame written.
     """
     folder = Path(folder)
     created = _make_folder(folder)
     digits = max(4, len(str(len(frames) - 1)))
     targets = [folder / f"{prefix}_{i:0{digits}d}.png" for i in range(len(frames))]
-    temps: list[Path] = []
-    placed: list[Path] = []
     try:
-        for i, (frame, target) in enumerate(zip(frames, targets, strict=True)):
-            check_cancel(cancel, "png-sequence")
-            tmp = target.with_name(f".{target.name}.partial")
-            temps.append(tmp)
-            try:
-                frame.save(tmp, format="PNG")
-            except OSError as exc:
-                raise OSError(exc.errno, exc.strerror or str(exc) or type(exc).__name__, str(target)) from exc
-            report(progress, "png-sequence", i + 1, len(frames), f"wrote {target.name}")
-        for tmp, target in zip(temps, targets, strict=True):
-            os.replace(tmp, target)
-            placed.append(target)
+        with write_together():
+            for i, (frame, target) in enumerate(zip(frames, targets, strict=True)):
+                check_cancel(cancel, "png-sequence")
+                with atomic_path(target) as tmp:
+                    frame.save(tmp, format="PNG")
+                report(progress, "png-sequence", i + 1, len(frames), f"wrote {target.name}")
     except BaseException:
-        remove_files(temps + placed)
         if created:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
     return targets
-
-
-def remove_files(paths: Sequence[str | os.PathLike]) -> None:
-    """Delete ``paths`` (missing ones and failures ignored): the clean-up after a failed export."""
-    for p in paths:
-        with contextlib.suppress(OSError):
-            Path(p).unlink(missing_ok=True)
 
 
 def _make_folder(folder: Path) -> bool:
