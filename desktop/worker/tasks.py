@@ -67,7 +67,8 @@ def invert_photo_job(model_path: str, photo_path: str, steps: int = STUDIO_INVER
             with Image.open(photo_path) as im:
                 w, h = im.size
             if w != h:
-                raise
+                raise FileProblem(photo_path, "no face found in this photo (the studio needs a face it can "
+                                              "align, or a square crop of one)") from None
             result = invert_photo(photo_path, loaded, None, steps, aligned=True, **kwargs)
             aligned = True
         ctx.cancel.raise_if_cancelled("inversion")
@@ -119,9 +120,29 @@ def open_model_file(path: str, current_model: str | None):
             return OpenedFile("generator", model=model_info(ctx.store.generator(p)))
         except (UserError, OSError, ValueError, KeyError) as exc:
             problems.append(str(exc))
+        kind = _library_kind(p)
+        if kind in SUPPORT_KINDS:
+            raise FileProblem(p, f"is {SUPPORT_KINDS[kind]}, not a generator or a domain: add it with "
+                                 "Tools → Models… (the model manager) instead")
         raise FileProblem(p, "not a generator, direction or parameter delta this studio can use")
 
     return job
+
+
+#: Library kinds that support the studio's work but cannot be opened on the canvas, as named to users.
+SUPPORT_KINDS = {"encoder": "an inversion encoder", "clip": "a CLIP model", "landmarks": "a face landmark model",
+                 "vgg": "a VGG (LPIPS) model"}
+
+
+def _library_kind(path: Path) -> str | None:
+    """The model library's idea of what ``path`` is (None when unknown or unreadable)."""
+    from engine.library.kinds import detect
+
+    try:
+        found = detect(path)
+    except (UserError, OSError, ValueError):
+        return None
+    return None if found is None else found.kind
 
 
 def default_search_dirs() -> list[Path]:
