@@ -1,10 +1,12 @@
 """Prove the built bundle: ``python build_spec/package_test.py`` (``make package-test``).
 
-Copies ``dist/styledomain-studio/`` (as hard links) to a temporary folder outside the checkout (or, with
-``--tarball FILE``, unpacks the ``.tar.gz`` there and checks it holds the menu entry, icon and install script),
-then runs the frozen app's ``--self-test`` there offscreen, with an empty home and library, without network
+Copies ``dist/styledomain-studio/`` (as hard links) to a temporary folder outside the checkout, then runs the
+frozen app's ``--self-test`` there offscreen, with an empty home and library, without network
 (``unshare -rn`` or ``unshare -n`` where available), under a time limit. Fails on a non-zero exit, any failed
-step, any Qt warning in the report or on stderr, or a missing report.
+step, any Qt warning in the report or on stderr, or a missing report. With ``--tarball FILE`` it unpacks the
+``.tar.gz`` there instead and checks it holds the menu entry, icon and install script; on Linux it then installs it
+with ``install-linux.sh`` into a temporary ``~/.local``, checks the launcher link and the menu entry, self-tests the
+installed launcher and uninstalls it.
 """
 
 from __future__ import annotations
@@ -89,6 +91,46 @@ def extract_tarball(tarball: Path, dest: Path) -> Path:
     return bundle
 
 
+def install_for_user(bundle: Path, home: Path) -> tuple[Path, list[str]]:
+    """Run the bundle's ``install-linux.sh`` with ``HOME=home``; the installed launcher and what is wrong.
+
+    Checks the launcher link in ``~/.local/bin``, the menu entry's Exec and Icon lines (and
+    ``desktop-file-validate`` where installed) and the icon."""
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    proc = subprocess.run(["sh", str(bundle / "install-linux.sh")], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return Path(), [f"install-linux.sh exit code {proc.returncode}: {proc.stderr.strip()[-300:]}"]
+    opt_app = home / ".local" / "opt" / "styledomain-studio" / "styledomain-studio"
+    launcher = home / ".local" / "bin" / "styledomain-studio"
+    entry = home / ".local" / "share" / "applications" / "styledomain-studio.desktop"
+    icon = home / ".local" / "share" / "icons" / "hicolor" / "256x256" / "apps" / "styledomain-studio.png"
+    problems = []
+    if not (launcher.is_symlink() and launcher.resolve() == opt_app.resolve() and os.access(opt_app, os.X_OK)):
+        problems.append(f"{launcher}: not a link to the installed {opt_app}")
+    lines = entry.read_text(encoding="utf-8").splitlines() if entry.is_file() else []
+    if f'Exec="{opt_app}" %F' not in lines:
+        problems.append(f"{entry}: no Exec line for {opt_app}")
+    if "Icon=styledomain-studio" not in lines or not icon.is_file():
+        problems.append(f"{entry}: icon missing")
+    if lines and shutil.which("desktop-file-validate"):
+        check = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True)
+        if check.returncode != 0:
+            problems.append(f"{entry}: desktop-file-validate: {(check.stdout + check.stderr).strip()[-300:]}")
+    return launcher, problems
+
+
+def uninstall_for_user(home: Path) -> list[str]:
+    """``install-linux.sh --uninstall`` of the installed copy; what it left behind."""
+    opt = home / ".local" / "opt" / "styledomain-studio"
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    proc = subprocess.run(["sh", str(opt / "install-linux.sh"), "--uninstall"], env=env, capture_output=True,
+                          text=True)
+    left = [p for p in (opt, home / ".local" / "bin" / "styledomain-studio",
+                        home / ".local" / "share" / "applications" / "styledomain-studio.desktop")
+            if p.exists() or p.is_symlink()]
+    return ([f"uninstall exit code {proc.returncode}"] if proc.returncode else []) + [f"{p}: left" for p in left]
+
+
 def self_test(app: Path, tmp_path: Path, timeout: float) -> int:
     """Run the bundle's ``--self-test`` offscreen, no network, empty home; print the summary; 0 when it passed."""
     report_path = tmp_path / "report.json"
@@ -137,9 +179,28 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"package-test: FAILED: {exc}", file=sys.stderr)
                 return 1
             print(f"package-test: unpacked {args.tarball.name} in {time.perf_counter() - t0:.1f} s")
+            if sys.platform.startswith("linux"):
+                return check_installed(bundle, tmp_path, args.timeout)
         else:
             bundle = copy_bundle(args.bundle, tmp_path)
         return self_test(bundle / exe_name, tmp_path, args.timeout)
+
+
+def check_installed(bundle: Path, tmp_path: Path, timeout: float) -> int:
+    """Install the unpacked bundle into a temporary ``~/.local``, self-test the installed launcher, uninstall."""
+    home = tmp_path / "install-home"
+    home.mkdir()
+    t0 = time.perf_counter()
+    launcher, problems = install_for_user(bundle, home)
+    print(f"package-test: install-linux.sh into {home}/.local in {time.perf_counter() - t0:.1f} s: "
+          + ("; ".join(problems) or "launcher, menu entry and icon ok"))
+    if problems:
+        return 1
+    shutil.rmtree(bundle)  # the installed copy is what runs now (and the disk space is needed)
+    code = self_test(launcher, tmp_path, timeout)
+    left = uninstall_for_user(home)
+    print("package-test: uninstall: " + ("; ".join(left) or "program, launcher and menu entry removed"))
+    return code or (1 if left else 0)
 
 
 if __name__ == "__main__":
