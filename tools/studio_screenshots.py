@@ -6,8 +6,9 @@
 Drives the window through the issue #11 walkthrough on the demo model (CPU): opens the NASA astronaut
 sample photo from the library (inverted; shown pasted back into the photo), blends two shipped domains on
 the blend pad (mouse drag; the before/after split on), adapts to a demo-world reference with the loss curve
-running, and batch-exports a folder. Each state is saved with ``QWidget.grab()``: main-window-inverted.png,
-main-window-blend.png, main-window-adapting.png, batch-dialog.png. The model library and the settings live
+running, batch-exports a folder, verifies the model library and opens Settings. Each state is saved with
+``QWidget.grab()``: main-window-inverted.png, main-window-blend.png, main-window-adapting.png,
+batch-dialog.png, model-manager.png, settings.png. The model library and the settings live
 in a temporary folder.
 """
 
@@ -100,6 +101,7 @@ def run(out: Path, steps: int, work: Path) -> None:
 
     from desktop.document import Document
     from desktop.panels.batch_dialog import BatchDialog
+    from desktop.panels.settings_dialog import SettingsDialog
     from desktop.window import StudioWindow
     from desktop.worker.client import WorkerClient
     from engine.resources import demo_model_path, resources_dir
@@ -146,7 +148,8 @@ def run(out: Path, steps: int, work: Path) -> None:
         win.panels["blendPad"].raise_()
         pad = binding.pad.pad
         wait_until(pad.isVisible, 10, "the blend pad")
-        start, end = pad.to_widget(pad.puck()).toPoint(), pad.to_widget((0.38, 0.62)).toPoint()
+        # towards the second domain (pop_art): the look that shows most on the demo model
+        start, end = pad.to_widget(pad.puck()).toPoint(), pad.to_widget((0.66, 0.6)).toPoint()
         QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
         for i in range(1, 9):
             QTest.mouseMove(pad, start + (end - start) * (i / 8))
@@ -193,6 +196,20 @@ def run(out: Path, steps: int, work: Path) -> None:
         wait_until(lambda: not dialog.running, 300, "the batch")
         save(dialog, out / "batch-dialog.png")
         dialog.close()
+
+        win.findChild(QAction, "actionModels").trigger()  # Tools → Models…: the library, verified
+        manager = win.model_manager
+        wait_until(lambda: manager.entries and manager._job is None, 60, "the model list")
+        manager.verify()
+        wait_until(lambda: manager._job is None and "verified" in manager.message.text(), 300, "the verify")
+        save(manager, out / "model-manager.png")
+        manager.close()
+
+        win.findChild(QAction, "actionSettings").trigger()  # Tools → Settings…
+        settings_dialog = win.findChild(SettingsDialog, "settingsDialog")
+        wait_until(settings_dialog.isVisible, 10, "the settings dialog")
+        save(settings_dialog, out / "settings.png")
+        settings_dialog.reject()
     finally:
         win.close()
         client.stop()

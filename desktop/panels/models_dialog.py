@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QProgressBar,
@@ -71,6 +72,12 @@ class ModelManagerDialog(PathDropTarget, QDialog):
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        # the licence column takes the width left over and wraps, so long notes need no sideways scrolling
+        modes = QHeaderView.ResizeMode
+        for c, title in enumerate(COLUMNS):
+            self.table.horizontalHeader().setSectionResizeMode(
+                c, modes.Stretch if title == "Licence" else modes.ResizeToContents)
+        self.table.setWordWrap(True)
         self.table.verticalHeader().setVisible(False)
         self.table.setToolTip("The model library; drop generator, encoder, CLIP, landmark or VGG files here")
         self.progress = QProgressBar(self)
@@ -192,7 +199,7 @@ class ModelManagerDialog(PathDropTarget, QDialog):
                 item = QTableWidgetItem(v)
                 item.setToolTip(f"{e.path}{origin}\nsha256 {e.sha256}\nlicence: {lic}\n{'; '.join(e.notes)}".strip())
                 self.table.setItem(r, c, item)
-        self.table.resizeColumnsToContents()
+        self.table.resizeRowsToContents()
         if notices:
             self.message.show_message("; ".join(notices), "warning")
         self._update_buttons()
