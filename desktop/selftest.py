@@ -1,6 +1,7 @@
 """``python -m desktop --self-test [--report FILE]``: the installers' end-to-end check, headless.
 
-Prints one JSON object (ok, versions, device, steps, max_event_loop_stall_ms, qt_warnings, window_png);
+Prints one JSON object (ok, versions, device, steps, max_event_loop_stall_ms, qt_warnings, window_png); each
+step also has ``stall_ms``, and the maximum counts from the adaptation step on (the grab is not probed);
 exit 0 only when every step passed and the GUI event loop never stalled more than 100 ms.
 """
 
@@ -131,16 +132,27 @@ def run_self_test(report: str | None = None, device: str | None = None) -> int:
     window = None
     window_png = work / "window.png"
 
+    measuring = [False]  # from the adaptation on, each step's stall counts (the issue's measurement)
+    measured: list[float] = []
+
     def step(name: str, fn: Callable[[], object]) -> object:
+        """Run one step; its entry also gets the worst event-loop stall seen during it (``stall_ms``)."""
         t0 = time.perf_counter()
+        probe.max_stall_ms = 0.0
+        entry: dict = {"name": name}
         try:
             value = fn()
-            steps.append({"name": name, "ok": True, "seconds": round(time.perf_counter() - t0, 3)})
+            entry["ok"] = True
             return value
         except Exception as exc:
-            steps.append({"name": name, "ok": False, "seconds": round(time.perf_counter() - t0, 3),
-                          "error": f"{type(exc).__name__}: {exc}"})
+            entry.update(ok=False, error=f"{type(exc).__name__}: {exc}")
             return None
+        finally:
+            entry["seconds"] = round(time.perf_counter() - t0, 3)
+            entry["stall_ms"] = round(probe.max_stall_ms, 1)
+            if measuring[0]:
+                measured.append(probe.max_stall_ms)
+            steps.append(entry)
 
     try:
         dev = configure_device(device)
@@ -190,7 +202,7 @@ def run_self_test(report: str | None = None, device: str | None = None) -> int:
             out = work / "selftest-adapted.safetensors"
             req = AdaptRequest([str(reference)], steps=ADAPT_STEPS, name="selftest", output=str(out),
                                preview_every=10, aligned=True, invert_steps=10)
-            probe.max_stall_ms = 0.0
+            measuring[0] = True
             summary = run_job(client, "adapt", adapt_job(req, model))
             if summary.get("steps_done") != ADAPT_STEPS or not out.is_file():
                 raise RuntimeError(f"adaptation ended early: {summary}")
@@ -199,8 +211,12 @@ def run_self_test(report: str | None = None, device: str | None = None) -> int:
 
         def grab() -> None:
             app.processEvents()
-            if not window.grab().save(str(window_png)):
-                raise RuntimeError("could not save the window grab")
+            probe.stop()  # the grab itself is GUI-thread work on purpose (a large window: ~0.2 s), not a stall
+            try:
+                if not window.grab().save(str(window_png)):
+                    raise RuntimeError("could not save the window grab")
+            finally:
+                probe.start()
 
         step("grab main window", grab)
         export = work / "export.png"
@@ -231,9 +247,10 @@ def run_self_test(report: str | None = None, device: str | None = None) -> int:
             window.close()
         if client is not None:
             client.stop()
-    result = {"ok": all(s["ok"] for s in steps) and probe.max_stall_ms <= MAX_STALL_MS and len(steps) >= 7,
+    stall = max(measured, default=float("inf"))  # no adaptation step: nothing was measured, not ok
+    result = {"ok": all(s["ok"] for s in steps) and stall <= MAX_STALL_MS and len(steps) >= 7,
               "versions": versions(), "device": dev, "steps": steps,
-              "max_event_loop_stall_ms": round(probe.max_stall_ms, 1), "qt_warnings": qt_warnings(),
+              "max_event_loop_stall_ms": round(stall, 1) if measured else None, "qt_warnings": qt_warnings(),
               "window_png": str(window_png.resolve())}
     text = json.dumps(result, indent=1)
     print(text)
