@@ -57,3 +57,23 @@ def test_colour_weight_adds_a_mean_colour_term_and_changes_training(tiny_generat
     assert "colour" in split.history[-1] and "colour" not in plain.history[-1]
     k = next(iter(plain.delta.deltas))
     assert not torch.equal(plain.delta.deltas[k], split.delta.deltas[k])
+
+
+def test_similarity_loss_is_zero_for_the_source_and_penalises_collapse():
+    from engine.adaptation.losses import contrast_ratio, similarity_loss
+
+    g = torch.Generator().manual_seed(0)
+    src = torch.rand(4, 3, 32, 32, generator=g) * 2 - 1
+    assert float(similarity_loss(src, src)) == 0.0
+    assert float(similarity_loss(src * 2, src)) == 0.0  # samples further apart are not penalised
+    collapsed = src[:1].expand(4, -1, -1, -1)
+    assert float(similarity_loss(collapsed, src)) > 0.1
+    assert float(similarity_loss(collapsed, src, scale=0.0)) == 0.0
+    assert contrast_ratio(src * 0.5, src) == pytest.approx(0.5, rel=1e-4)
+    assert contrast_ratio(src * 3, src) == 1.0
+
+
+def test_diversity_term_is_reported_when_weighted(tiny_generator, patched_preset):
+    patched_preset(diversity=5.0, plateau=None)
+    res = adapt(tiny_generator, [negative_reference(tiny_generator)], steps=2, batch=2, seed=0)
+    assert "diversity" in res.history[-1]

@@ -274,7 +274,7 @@ def _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, anchor, c
     if loss == "mtg":
         return MTGLoss(gen, clips, w_refs, targets, rng, pre.batch, pixel, p, pre.mixing)
     return JoJoLoss(gen, w_refs, targets, rng, pre.batch, pixel, coarse_rows, anchor_weight=anchor,
-                    mixed_weight=pre.mixed_weight, colour_weight=pre.colour_weight)
+                    mixed_weight=pre.mixed_weight, colour_weight=pre.colour_weight, diversity=pre.diversity)
 
 
 def _step_loss(loss_fn, p, step, dev, notes):

@@ -125,6 +125,28 @@ def _total(parts: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, floa
 
 # ---- JoJo and paired ---------------------------------------------------------------------------------
 
+def _pooled(x: torch.Tensor, size: int = 16) -> torch.Tensor:
+    return F.adaptive_avg_pool2d(x, size).flatten(1)
+
+
+def contrast_ratio(reference: torch.Tensor, reconstruction: torch.Tensor) -> float:
+    """How much contrast (std of the image pooled to 16 px) the reference has relative to the unadapted
+    model's render of its latent, at most 1: a flat target domain (pencil on paper) makes faces alike."""
+    return min(1.0, float(_pooled(reference).std(1).mean() / _pooled(reconstruction).std(1).mean().clamp_min(1e-6)))
+
+
+def similarity_loss(adapted: torch.Tensor, source: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Keeps a batch's samples apart: for each pair, how much closer (mean L1 of the images pooled to 16 px)
+    the adapted renders are than ``scale`` x the source renders, averaged over pairs (0 when none got closer).
+    All samples collapsing onto one picture (the reference) drives it to the source's mean pair distance."""
+    def dists(x: torch.Tensor) -> torch.Tensor:
+        f = _pooled(x)
+        return (f[:, None] - f[None]).abs().mean(-1)
+    b = adapted.shape[0]
+    mask = torch.tril(torch.ones(b, b, dtype=torch.bool, device=adapted.device), diagonal=-1)
+    return F.relu(scale * dists(source) - dists(adapted))[mask].mean()
+
+
 class JoJoLoss:
     """G_t(w_ref coarse rows + random fine rows) -> reference (see module docstring)."""
 
@@ -132,7 +154,8 @@ class JoJoLoss:
 
     def __init__(self, gen: Generator, w_refs: torch.Tensor, targets: torch.Tensor, rng: torch.Generator,
                  batch: int, pixel: PixelLoss, coarse_rows: int | None = None, alpha: float = 1.0,
-                 anchor_weight: float = 1.0, mixed_weight: float = 1.0, colour_weight: float = 1.0) -> None:
+                 anchor_weight: float = 1.0, mixed_weight: float = 1.0, colour_weight: float = 1.0,
+                 diversity: float = 0.0) -> None:
         self.gen, self.w_refs, self.targets, self.rng, self.batch = gen, w_refs, targets, rng, batch
         self.pixel = pixel
         self.coarse = coarse_rows if coarse_rows is not None else default_coarse_rows(gen)
@@ -140,6 +163,8 @@ class JoJoLoss:
         self.anchor_weight = anchor_weight
         self.mixed_weight = mixed_weight
         self.colour_weight = colour_weight
+        self.diversity = diversity
+        self.contrast: float | None = None  # the reference's contrast_ratio, on the first call
 
     def latents(self) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.w_refs.shape[0]
@@ -159,6 +184,12 @@ class JoJoLoss:
         else:
             parts = self.pixel(img, target)
         parts = {k: self.mixed_weight * v for k, v in parts.items()}
+        if self.diversity and w.shape[0] > 1:
+            with torch.no_grad():
+                src = param.render_source(w)
+                if self.contrast is None:
+                    self.contrast = contrast_ratio(self.targets, param.render_source(self.w_refs))
+            parts["diversity"] = self.diversity * similarity_loss(img, src, self.contrast ** 2)
         if self.anchor_weight:
             rec = self.pixel(param.render(self.w_refs), self.targets)
             parts = {**parts, "rec": self.anchor_weight * sum(rec.values())}

@@ -29,6 +29,7 @@ class Preset:
     ema: float = 0.0  # > 0: the result is the exponential moving average of the trained tensors (this decay)
     mixed_weight: float = 1.0  # JoJo: weight of the mixed-latent term (the reference reconstruction is jojo_anchor)
     colour_weight: float = 1.0  # JoJo mixed latents: weight of the per-channel mean colour (1 = plain pixel loss)
+    diversity: float = 0.0  # JoJo: weight of the pairwise-similarity loss that keeps mixed samples apart
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up from ``warmup_start_lr`` to ``lr`` over ``warmup_steps`` (LambdaLR as the reference),
