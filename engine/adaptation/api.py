@@ -181,6 +181,8 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
                               invert_steps=ref_steps, cancel=cancel) for r in references]
     srcs = [prepare_reference(s, loaded_generator, aligned=aligned, centre_crop=centre_crop, encoder=encoder,
                               invert_steps=invert_steps, cancel=cancel) for s in sources]
+    if loss == "paired" and pre.source_views:
+        srcs += _source_views(srcs, loaded_generator, encoder, pre.source_views, cancel)
     rng = torch.Generator().manual_seed(int(seed))
     p = make_param(param, gen, torgb=torgb, rank=rank, generator=rng)
     pixel = PixelLoss(discriminator=disc, lpips=_lpips(vgg16)).to(dev)
@@ -268,13 +270,29 @@ def _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, anchor, c
     if loss == "nada":
         return NadaLoss(gen, clips, text[0], text[1], rng, pre.batch, pre.mixing)
     w_refs, targets = _stack(refs, dev)
-    if loss == "paired":
+    if loss == "paired":  # several latents per source (source_views): each trained towards its pair's target
         w_src, _ = _stack(srcs, dev)
-        return PairedLoss(w_src, targets, rng, pre.batch, pixel)
+        return PairedLoss(w_src, targets.repeat(len(srcs) // len(refs), 1, 1, 1), rng, pre.batch, pixel)
     if loss == "mtg":
         return MTGLoss(gen, clips, w_refs, targets, rng, pre.batch, pixel, p, pre.mixing)
     return JoJoLoss(gen, w_refs, targets, rng, pre.batch, pixel, coarse_rows, anchor_weight=anchor,
                     mixed_weight=pre.mixed_weight, colour_weight=pre.colour_weight, diversity=pre.diversity)
+
+
+def _source_views(srcs: list[Reference], loaded, encoder, views: Sequence[int], cancel) -> list[Reference]:
+    """More latents of the paired sources, in ``srcs`` order per view: each source's image inverted again
+    with each of ``views`` step counts (0 = the encoder alone). Several latents that render the same face make
+    the few pairs generalise better (docs/adaptation_fewshot.md). None without an encoder (a w_avg start)."""
+    from engine.inversion import invert_image
+
+    out = []
+    for steps in views:
+        for s in srcs:
+            res = invert_image(s.image, loaded, encoder, int(steps), cancel=cancel)
+            if res.encoder_kind == "none":
+                return []
+            out.append(replace(s, w_plus=res.w_plus.to(s.w_plus.device, s.w_plus.dtype)))
+    return out
 
 
 def _step_loss(loss_fn, p, step, dev, notes):
