@@ -80,6 +80,8 @@ def reference_file(domain: str, seed: int, tmp: Path) -> Path:
 
 
 def parse_value(text: str):
+    if "," in text:  # a tuple, e.g. plateau=25,0.015
+        return tuple(parse_value(t) for t in text.split(","))
     for kind in (int, float):
         try:
             return kind(text)
