@@ -8,8 +8,9 @@ a 50 MP photo is never handed to dlib whole.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from functools import lru_cache
+import threading
 
 import numpy as np
 from PIL import Image
@@ -17,7 +18,7 @@ from PIL import Image
 from engine.errors import FileProblem, UserError
 
 from .faces import Face
-from .models import find_predictor
+from .models import find_predictor, frontal_detector_file
 
 
 def _dlib():
@@ -28,15 +29,71 @@ def _dlib():
     return dlib
 
 
-@lru_cache(maxsize=4)
-def _load_models(predictor_path: str):
-    dlib = _dlib()
+#: loaded (detector, predictor) pairs by predictor path; one lock so two threads never load twice
+_MODELS: dict[str, tuple] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _frontal_detector(dlib):
+    """dlib's HOG frontal detector: from the shipped file when it is intact (about 1 ms), else built.
+
+    ``dlib.get_frontal_face_detector()`` unpacks its compressed built-in copy, about 0.8 s with the GIL
+    held; the shipped file is that same detector saved by ``fhog_object_detector.save`` (same results).
+    """
+    path = frontal_detector_file()
+    if path is not None:
+        try:
+            if hashlib.sha256(path.read_bytes()).hexdigest() == FRONTAL_DETECTOR_SHA256:
+                return dlib.fhog_object_detector(str(path))
+        except (OSError, RuntimeError):
+            pass
+    return dlib.get_frontal_face_detector()
+
+
+#: sha256 of resources/detectors/dlib-frontal-face-detector.svm (tools/make_face_detector_file.py)
+FRONTAL_DETECTOR_SHA256 = "f3f7aa833fb4a14a46fc48689f45b98d85ef72d6dfaf8bdc012b7d3c522a5426"
+
+
+def _load_models(predictor_path: str) -> tuple:
+    """The (detector, predictor) pair for ``predictor_path``, loaded once per process (thread-safe).
+
+    Loading the 68-point predictor (~100 MB) takes about 1.3 s and holds the GIL throughout (dlib
+    offers no GIL-releasing load), so the studio does it early, on its worker (:func:`warm_up`).
+    """
+    with _MODELS_LOCK:
+        found = _MODELS.get(predictor_path)
+        if found is None:
+            dlib = _dlib()
+            try:
+                predictor = dlib.shape_predictor(predictor_path)
+            except RuntimeError as exc:
+                reason = f"not a dlib shape predictor file ({str(exc).strip()[:120]})"
+                raise FileProblem(predictor_path, reason) from None
+            found = _MODELS[predictor_path] = (_frontal_detector(dlib), predictor)
+        return found
+
+
+def models_loaded(predictor_path: str | os.PathLike | None = None) -> bool:
+    """Whether the models for ``predictor_path`` (default: the packaged one) are loaded in this process."""
     try:
-        predictor = dlib.shape_predictor(predictor_path)
-    except RuntimeError as exc:
-        reason = f"not a dlib shape predictor file ({str(exc).strip()[:120]})"
-        raise FileProblem(predictor_path, reason) from None
-    return dlib.get_frontal_face_detector(), predictor
+        key = str(find_predictor(predictor_path))
+    except UserError:
+        return False
+    with _MODELS_LOCK:
+        return key in _MODELS
+
+
+def warm_up(predictor_path: str | os.PathLike | None = None) -> bool:
+    """Load the detector and predictor now, so the first :meth:`DlibDetector.detect` does not wait.
+
+    False (nothing raised) when dlib or the predictor file is missing or unreadable; a later detect
+    then reports the reason. Blocks for about 1.3 s the first time, holding the GIL.
+    """
+    try:
+        _load_models(str(find_predictor(predictor_path)))
+    except UserError:
+        return False
+    return True
 
 
 def _index_scale(points: np.ndarray, factor: float) -> np.ndarray:

@@ -39,7 +39,8 @@ DLIB_HOG_DETECTOR = ModelRecord(
     name="dlib HOG frontal face detector",
     file="(built into dlib)",
     licence="Boost Software Licence 1.0 (dlib)",
-    source="pip package dlib-bin (dlib.get_frontal_face_detector)",
+    source="pip package dlib-bin (dlib.get_frontal_face_detector); the same detector saved as "
+           "resources/detectors/dlib-frontal-face-detector.svm, which loads in milliseconds",
     note="Finds roughly frontal faces of about 40 px and larger (upsampled once).",
 )
 
@@ -64,6 +65,18 @@ def packaged_predictor_path() -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+#: dlib's frontal detector saved by ``fhog_object_detector.save`` (tools/make_face_detector_file.py)
+FRONTAL_DETECTOR_FILE = "dlib-frontal-face-detector.svm"
+
+
+def frontal_detector_file() -> Path | None:
+    """The shipped copy of dlib's frontal face detector under ``resources/detectors/``, if present."""
+    from engine.resources import resources_dir
+
+    path = resources_dir() / "detectors" / FRONTAL_DETECTOR_FILE
+    return path if path.is_file() else None
 
 
 def find_predictor(path: str | os.PathLike | None = None) -> Path:
