@@ -77,3 +77,17 @@ def test_diversity_term_is_reported_when_weighted(tiny_generator, patched_preset
     patched_preset(diversity=5.0, plateau=None)
     res = adapt(tiny_generator, [negative_reference(tiny_generator)], steps=2, batch=2, seed=0)
     assert "diversity" in res.history[-1]
+
+
+def test_contrast_lr_raises_the_lr_for_a_flat_reference_only(tiny_generator, patched_preset):
+    from engine.adaptation import Reference
+
+    ref = negative_reference(tiny_generator)
+    flat = Reference(ref.image * 0.05, ref.w_plus, "flat", "0" * 64)
+    patched_preset(contrast_lr=2.0, plateau=None)
+    base = presets.PRESETS["cpu-small-affine"].lr
+    res = adapt(tiny_generator, [flat], steps=1, batch=1, seed=0)
+    assert res.preset.lr == pytest.approx(base * 8.0)  # contrast clamped to 0.2 -> 25x, capped at 8x
+    assert any("reference contrast" in n for n in res.notes)
+    given = adapt(tiny_generator, [flat], steps=1, batch=1, seed=0, lr=1e-3)
+    assert given.preset.lr == 1e-3 and not any("contrast" in n for n in given.notes)

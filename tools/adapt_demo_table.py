@@ -176,7 +176,7 @@ def main() -> None:
             row = {"domain": domain, "param": param, "mode": args.mode, "ref_seed": args.ref_seed,
                    "ratio": ratios(img, source, trues), "trained": res.trained_count, "steps": res.steps_done,
                    "seconds": round(secs, 1), "final_loss": res.final_losses.get("total"),
-                   "preset_set": args.preset_set}
+                   "preset_set": args.preset_set, "notes": res.notes}
             rows.append(row)
             print(json.dumps(row), flush=True)
             if args.save_dir:

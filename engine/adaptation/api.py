@@ -36,6 +36,8 @@ JOB = "adapt"
 #: a loss above this multiple of the best loss so far counts as exploding (after the first 10 steps)
 EXPLODE_FACTOR = 50.0
 PREVIEW_SEED = 1234
+#: the most the reference's contrast may raise the lr (Preset.contrast_lr)
+CONTRAST_LR_MAX = 8.0
 
 
 @dataclass
@@ -186,11 +188,14 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     rng = torch.Generator().manual_seed(int(seed))
     p = make_param(param, gen, torgb=torgb, rank=rank, generator=rng)
     pixel = PixelLoss(discriminator=disc, lpips=_lpips(vgg16)).to(dev)
+    contrast_note = ""
+    if loss == "jojo" and pre.contrast_lr and lr is None:
+        pre, contrast_note = _contrast_scaled(pre, p, refs)
     loss_fn = _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, jojo_anchor, coarse_rows)
     w_grid = sample_w(gen, 4, torch.Generator().manual_seed(PREVIEW_SEED))
     opt = torch.optim.Adam(list(p.trainable().values()), lr=pre.lr_at(0), betas=pre.betas)
     history: list[dict[str, float]] = []
-    cancelled, stopped, stopped_step, notes = False, None, None, []
+    cancelled, stopped, stopped_step, notes = False, None, None, [contrast_note] if contrast_note else []
     best = math.inf
     step = 0
     early = ""
@@ -306,6 +311,20 @@ def _step_loss(loss_fn, p, step, dev, notes):
             torch.cuda.empty_cache()
             loss_fn.batch = max(1, loss_fn.batch // 2)
             notes.append(f"out of GPU memory at step {step}: batch reduced to {loss_fn.batch}")
+
+
+def _contrast_scaled(pre: Preset, p: Parameterisation, refs: list[Reference]) -> tuple[Preset, str]:
+    """lr x min(8, contrast ** -``pre.contrast_lr``); contrast = the reference's against 16 fixed samples of the
+    model (at most 1): a flat reference (pencil on paper, far from the model's photos) trains faster."""
+    from .losses import contrast_ratio
+
+    w_refs, targets = _stack(refs, p.gen.w_avg.device)
+    with torch.no_grad():
+        samples = p.render_source(sample_w(p.gen, 16, torch.Generator().manual_seed(PREVIEW_SEED)))
+        c = max(0.2, contrast_ratio(targets, samples))
+    factor = min(CONTRAST_LR_MAX, c ** -pre.contrast_lr)
+    note = f"reference contrast {c:.3f}: lr {pre.lr:g} x {factor:.2f}"
+    return replace(pre, lr=pre.lr * factor), note
 
 
 def _ema_update(ema: dict[str, torch.Tensor] | None, p: Parameterisation, decay: float):

@@ -30,6 +30,7 @@ class Preset:
     mixed_weight: float = 1.0  # JoJo: weight of the mixed-latent term (the reference reconstruction is jojo_anchor)
     colour_weight: float = 1.0  # JoJo mixed latents: weight of the per-channel mean colour (1 = plain pixel loss)
     diversity: float = 0.0  # JoJo: weight of the pairwise-similarity loss that keeps mixed samples apart
+    contrast_lr: float = 0.0  # JoJo: lr x contrast ** -this (contrast: losses.contrast_ratio of the reference)
     source_views: tuple[int, ...] = ()  # paired: more latents per source, inverted with these steps (0 = encoder)
 
     def lr_at(self, step: int) -> float:
