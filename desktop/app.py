@@ -131,12 +131,14 @@ def load_settings(settings=None):
 
 def open_studio(model: str | Path, device: str, precision: str, settings, autosave_folder: str | Path | None = None):
     """Start the worker (with the ``preview/policy`` setting), build the main window with autosave and crash
-    recovery, and open ``model``; returns the window (``window.client``, ``window.autosaver``), not shown."""
+    recovery (and the face detector's warm-up after the first render), and open ``model``; returns the window
+    (``window.client``, ``window.autosaver``, ``window.detector_warm_up``), not shown."""
     from .autosave import install_autosave
     from .document import Document
     from .settings import preview_policy
     from .window import StudioWindow
     from .worker import WorkerClient
+    from .worker.warm_up import install_detector_warm_up
 
     client = WorkerClient(device, precision=precision)
     client.set_preview_policy(preview_policy(settings))
@@ -146,6 +148,7 @@ def open_studio(model: str | Path, device: str, precision: str, settings, autosa
     geometry = settings.value("window/geometry")
     if geometry is not None:
         window.restoreGeometry(geometry)
+    install_detector_warm_up(window)  # dlib's ~1 s GIL-holding load at start-up, not at the first photo
     window.open_model(model)
     return window
 

@@ -22,7 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from .requests import JobProgress, PreviewRequest, PreviewResult, RenderSpec
-from .worker import Job, JobFn, Worker
+from .worker import IdleTask, Job, JobFn, Worker
 
 log = logging.getLogger("desktop.worker")
 
@@ -48,6 +48,7 @@ class WorkerClient(QObject):
         self.stale_dropped = 0
         self._jobs: dict[int, Job] = {}
         self._callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
+        self._idle_callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
         self.device = device
         self.precision = precision
         self.thread = QThread()
@@ -63,6 +64,8 @@ class WorkerClient(QObject):
         self.worker.job_finished.connect(self._on_finished, q)
         self.worker.job_failed.connect(self._on_failed, q)
         self.worker.job_cancelled.connect(self._on_cancelled, q)
+        self.worker.idle_finished.connect(self._on_idle_finished, q)
+        self.worker.idle_failed.connect(self._on_idle_failed, q)
         self.worker.notice.connect(self.notice, q)
         self.worker.stopped.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self._started = False
@@ -135,6 +138,31 @@ class WorkerClient(QObject):
         self.worker.submit_job(job)
         self.jobs_changed.emit(len(self._jobs))
         return job.id
+
+    def run_when_idle(self, name: str, fn: Callable[[], Any], *, on_done: Callable[[Any], None] | None = None,
+                      on_error: Callable[[str], None] | None = None) -> int:
+        """Run ``fn()`` on the worker once no job or preview waits (low priority, not a job: no job bar,
+        no cancel, not counted by :meth:`pending_jobs`); callbacks run on the GUI thread. Returns its id."""
+        task = IdleTask(next(self._ids), name, fn)
+        self._idle_callbacks[task.id] = (on_done, on_error)
+        self.worker.submit_idle(task)
+        return task.id
+
+    @Slot(int, object)
+    def _on_idle_finished(self, task_id: int, result: object) -> None:
+        on_done, _ = self._idle_callbacks.pop(task_id, (None, None))
+        if on_done is not None:
+            try:
+                on_done(result)
+            except Exception:  # a GUI callback bug must not take the app down
+                log.exception("idle task callback failed")
+
+    @Slot(int, str)
+    def _on_idle_failed(self, task_id: int, message: str) -> None:
+        _, on_error = self._idle_callbacks.pop(task_id, (None, None))
+        log.warning("%s", message)
+        if on_error is not None:
+            on_error(message)
 
     def cancel(self, job_id: int | None = None) -> None:
         """Cancel one job, or every queued and running job."""

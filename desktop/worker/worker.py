@@ -83,6 +83,17 @@ class Job:
     partial_on_cancel: bool = False
 
 
+@dataclass
+class IdleTask:
+    """Low-priority work (``fn()``, no progress, no cancel) that runs only while no job or preview waits.
+
+    Not a job: the job bar, the job count and the quit question never see it (e.g. warming a model up)."""
+
+    id: int
+    name: str
+    fn: Callable[[], Any]
+
+
 class JobContext:
     """What a job function gets on the worker thread: the store, its cancel token, and progress."""
 
@@ -145,6 +156,8 @@ class Worker(QObject):
     job_finished = Signal(int, object)
     job_failed = Signal(int, str)
     job_cancelled = Signal(int)
+    idle_finished = Signal(int, object)  # idle task id, result
+    idle_failed = Signal(int, str)  # idle task id, one-line message
     notice = Signal(str)
     stopped = Signal()
 
@@ -154,6 +167,7 @@ class Worker(QObject):
         self.precision = precision  # previews only; exports always render in fp32
         self.slot: LatestSlot[PreviewRequest] = LatestSlot()
         self._jobs: collections.deque[Job] = collections.deque()
+        self._idle: collections.deque[IdleTask] = collections.deque()
         self._cond = threading.Condition()
         self._stop = False
         self._current: Job | None = None
@@ -171,6 +185,12 @@ class Worker(QObject):
     def submit_job(self, job: Job) -> None:
         with self._cond:
             self._jobs.append(job)
+            self._cond.notify_all()
+
+    def submit_idle(self, task: IdleTask) -> None:
+        """Queue ``task`` to run once nothing else is waiting (after every queued job and preview)."""
+        with self._cond:
+            self._idle.append(task)
             self._cond.notify_all()
 
     def cancel(self, job_id: int | None = None) -> None:
@@ -206,7 +226,7 @@ class Worker(QObject):
         log.info("worker started on %s", self.store.device)
         while True:
             with self._cond:
-                while not self._stop and not self._jobs and not self.slot.pending():
+                while not self._stop and not self._jobs and not self._idle and not self.slot.pending():
                     self._cond.wait(0.5)
                 if self._stop:
                     break
@@ -215,14 +235,18 @@ class Worker(QObject):
                 continue
             with self._cond:
                 job = self._jobs.popleft() if self._jobs else None
+                idle = self._idle.popleft() if job is None and self._idle else None
                 self._current = job
             if job is not None:
                 self._run_job(job)
                 with self._cond:
                     self._current = None
+            elif idle is not None:
+                self._run_idle(idle)
         with self._cond:
             dropped = list(self._jobs)
             self._jobs.clear()
+            self._idle.clear()
         for job in dropped:
             self.job_cancelled.emit(job.id)
         log.info("worker stopped")
@@ -253,6 +277,16 @@ class Worker(QObject):
             self.job_cancelled.emit(job.id)
         else:
             self.job_finished.emit(job.id, result)
+
+    def _run_idle(self, task: IdleTask) -> None:
+        try:
+            result = task.fn()
+        except Exception as exc:
+            if not isinstance(exc, UserError):
+                log.error("idle task %s failed:\n%s", task.name, traceback.format_exc())
+            self.idle_failed.emit(task.id, f"{task.name}: {describe_error(exc)}")
+            return
+        self.idle_finished.emit(task.id, result)
 
     def set_preview_policy(self, policy: str) -> None:
         """Draft size policy for every model (any thread; a plain attribute swap)."""
