@@ -57,8 +57,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("paired-stylespace", 250, 4, 0.05, (0.9, 0.999), 20, 1e-3, note="im2im_jojo_sdelta settings on pairs"),
     # CPU defaults for small (<= 128 px) models such as the demo: see docs/adaptation.md for the measurements.
     # one-shot: a fixed 100 steps (session 18; the plateau stop ended sketch after 26 steps because its
-    # reference reconstruction first gets worse): sketch 0.84, clay 0.76, woodcut 0.96, pop_art 0.98
-    Preset("cpu-small-affine", 100, 4, 0.002, (0.0, 0.999), 20, 1e-3, note="demo model, CPU"),
+    # reference reconstruction first gets worse), lr x contrast^-6 for a flat reference (capped at 8x; only the
+    # sketch reference is flatter than the model's samples): sketch 0.53, clay 0.76, woodcut 0.96, pop_art 0.98
+    Preset("cpu-small-affine", 100, 4, 0.002, (0.0, 0.999), 20, 1e-3, note="demo model, CPU", contrast_lr=6.0),
     Preset("cpu-small-stylespace", 300, 4, 0.05, (0.9, 0.999), 20, 1e-3, plateau=(25, 0.015),
            note="demo model, CPU"),
     # few-shot pairs on small models: lr 5e-3 beat 2e-3 at 300 steps (sketch 0.51 vs 0.57, clay 0.62 vs 0.63);
