@@ -22,7 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from .requests import JobProgress, PreviewRequest, PreviewResult, RenderSpec
-from .worker import IdleTask, Job, JobFn, Worker
+from .worker import BackgroundTask, Job, JobFn, Worker
 
 log = logging.getLogger("desktop.worker")
 
@@ -48,7 +48,7 @@ class WorkerClient(QObject):
         self.stale_dropped = 0
         self._jobs: dict[int, Job] = {}
         self._callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
-        self._idle_callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
+        self._task_callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
         self.device = device
         self.precision = precision
         self.thread = QThread()
@@ -64,8 +64,8 @@ class WorkerClient(QObject):
         self.worker.job_finished.connect(self._on_finished, q)
         self.worker.job_failed.connect(self._on_failed, q)
         self.worker.job_cancelled.connect(self._on_cancelled, q)
-        self.worker.idle_finished.connect(self._on_idle_finished, q)
-        self.worker.idle_failed.connect(self._on_idle_failed, q)
+        self.worker.task_finished.connect(self._on_task_finished, q)
+        self.worker.task_failed.connect(self._on_task_failed, q)
         self.worker.notice.connect(self.notice, q)
         self.worker.stopped.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self._started = False
@@ -139,27 +139,29 @@ class WorkerClient(QObject):
         self.jobs_changed.emit(len(self._jobs))
         return job.id
 
-    def run_when_idle(self, name: str, fn: Callable[[], Any], *, on_done: Callable[[Any], None] | None = None,
-                      on_error: Callable[[str], None] | None = None) -> int:
-        """Run ``fn()`` on the worker once no job or preview waits (low priority, not a job: no job bar,
-        no cancel, not counted by :meth:`pending_jobs`); callbacks run on the GUI thread. Returns its id."""
-        task = IdleTask(next(self._ids), name, fn)
-        self._idle_callbacks[task.id] = (on_done, on_error)
-        self.worker.submit_idle(task)
+    def run_in_background(self, name: str, fn: Callable[[], Any], *,
+                          on_done: Callable[[Any], None] | None = None,
+                          on_error: Callable[[str], None] | None = None) -> int:
+        """Run ``fn()`` on the worker in turn with the jobs (after those submitted before, pending previews
+        first), but not as a job: no job bar, no cancel, not in :meth:`pending_jobs`. Callbacks run on the
+        GUI thread. Returns its id."""
+        task = BackgroundTask(next(self._ids), name, fn)
+        self._task_callbacks[task.id] = (on_done, on_error)
+        self.worker.submit_task(task)
         return task.id
 
     @Slot(int, object)
-    def _on_idle_finished(self, task_id: int, result: object) -> None:
-        on_done, _ = self._idle_callbacks.pop(task_id, (None, None))
+    def _on_task_finished(self, task_id: int, result: object) -> None:
+        on_done, _ = self._task_callbacks.pop(task_id, (None, None))
         if on_done is not None:
             try:
                 on_done(result)
             except Exception:  # a GUI callback bug must not take the app down
-                log.exception("idle task callback failed")
+                log.exception("background task callback failed")
 
     @Slot(int, str)
-    def _on_idle_failed(self, task_id: int, message: str) -> None:
-        _, on_error = self._idle_callbacks.pop(task_id, (None, None))
+    def _on_task_failed(self, task_id: int, message: str) -> None:
+        _, on_error = self._task_callbacks.pop(task_id, (None, None))
         log.warning("%s", message)
         if on_error is not None:
             on_error(message)

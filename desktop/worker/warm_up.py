@@ -3,9 +3,10 @@
 dlib's 68-point landmark model takes about 1 s to load and holds Python's GIL all that time (dlib has
 no GIL-releasing load; see tools/dlib_gil_probe.py), so the GUI event loop cannot run meanwhile. Done
 when the user opens a photo, that is a visible freeze; done here, right after the first render at
-start-up as a low-priority idle task, it happens once while the window is just appearing. The status
-bar says "Preparing the face detector…" first (painted before the load starts). A photo opened
-meanwhile waits for the load on the worker's queue and then reuses the loaded models.
+start-up as a background task (not a job), it happens once while the window is just appearing. The
+status bar says "Preparing the face detector…" first (painted before the load starts). A photo opened
+after that waits for the load on the worker's queue and then reuses the loaded models; one opened
+before it (within ``DELAY_MS`` of the first render) loads them itself, and the warm-up finds them loaded.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class DetectorWarmUp(QObject):
         timer.start(self.delay_ms)
 
     def _submit(self) -> None:
-        self.task_id = self.window.client.run_when_idle("Prepare the face detector", _warm_up,
+        self.task_id = self.window.client.run_in_background("Prepare the face detector", _warm_up,
                                                         on_done=self._finish, on_error=lambda _m: self._finish(False))
 
     def _finish(self, ok: object) -> None:

@@ -84,10 +84,10 @@ class Job:
 
 
 @dataclass
-class IdleTask:
-    """Low-priority work (``fn()``, no progress, no cancel) that runs only while no job or preview waits.
-
-    Not a job: the job bar, the job count and the quit question never see it (e.g. warming a model up)."""
+class BackgroundTask:
+    """Quiet work (``fn()``, no progress, no cancel), e.g. warming a model up: queued in turn with the jobs
+    (by id, which jobs and tasks share) behind any pending preview, but not a job: the job bar, the job
+    count and the quit question never see it."""
 
     id: int
     name: str
@@ -156,8 +156,8 @@ class Worker(QObject):
     job_finished = Signal(int, object)
     job_failed = Signal(int, str)
     job_cancelled = Signal(int)
-    idle_finished = Signal(int, object)  # idle task id, result
-    idle_failed = Signal(int, str)  # idle task id, one-line message
+    task_finished = Signal(int, object)  # background task id, result
+    task_failed = Signal(int, str)  # background task id, one-line message
     notice = Signal(str)
     stopped = Signal()
 
@@ -167,7 +167,7 @@ class Worker(QObject):
         self.precision = precision  # previews only; exports always render in fp32
         self.slot: LatestSlot[PreviewRequest] = LatestSlot()
         self._jobs: collections.deque[Job] = collections.deque()
-        self._idle: collections.deque[IdleTask] = collections.deque()
+        self._tasks: collections.deque[BackgroundTask] = collections.deque()
         self._cond = threading.Condition()
         self._stop = False
         self._current: Job | None = None
@@ -187,10 +187,10 @@ class Worker(QObject):
             self._jobs.append(job)
             self._cond.notify_all()
 
-    def submit_idle(self, task: IdleTask) -> None:
-        """Queue ``task`` to run once nothing else is waiting (after every queued job and preview)."""
+    def submit_task(self, task: BackgroundTask) -> None:
+        """Queue ``task``: it runs after the jobs queued before it (lower ids), before those queued after."""
         with self._cond:
-            self._idle.append(task)
+            self._tasks.append(task)
             self._cond.notify_all()
 
     def cancel(self, job_id: int | None = None) -> None:
@@ -226,7 +226,7 @@ class Worker(QObject):
         log.info("worker started on %s", self.store.device)
         while True:
             with self._cond:
-                while not self._stop and not self._jobs and not self._idle and not self.slot.pending():
+                while not self._stop and not self._jobs and not self._tasks and not self.slot.pending():
                     self._cond.wait(0.5)
                 if self._stop:
                     break
@@ -234,19 +234,20 @@ class Worker(QObject):
                 self.serve_preview()
                 continue
             with self._cond:
-                job = self._jobs.popleft() if self._jobs else None
-                idle = self._idle.popleft() if job is None and self._idle else None
+                task = self._tasks.popleft() if self._tasks and (
+                    not self._jobs or self._tasks[0].id < self._jobs[0].id) else None
+                job = self._jobs.popleft() if task is None and self._jobs else None
                 self._current = job
             if job is not None:
                 self._run_job(job)
                 with self._cond:
                     self._current = None
-            elif idle is not None:
-                self._run_idle(idle)
+            elif task is not None:
+                self._run_task(task)
         with self._cond:
             dropped = list(self._jobs)
             self._jobs.clear()
-            self._idle.clear()
+            self._tasks.clear()
         for job in dropped:
             self.job_cancelled.emit(job.id)
         log.info("worker stopped")
@@ -278,15 +279,15 @@ class Worker(QObject):
         else:
             self.job_finished.emit(job.id, result)
 
-    def _run_idle(self, task: IdleTask) -> None:
+    def _run_task(self, task: BackgroundTask) -> None:
         try:
             result = task.fn()
         except Exception as exc:
             if not isinstance(exc, UserError):
-                log.error("idle task %s failed:\n%s", task.name, traceback.format_exc())
-            self.idle_failed.emit(task.id, f"{task.name}: {describe_error(exc)}")
+                log.error("background task %s failed:\n%s", task.name, traceback.format_exc())
+            self.task_failed.emit(task.id, f"{task.name}: {describe_error(exc)}")
             return
-        self.idle_finished.emit(task.id, result)
+        self.task_finished.emit(task.id, result)
 
     def set_preview_policy(self, policy: str) -> None:
         """Draft size policy for every model (any thread; a plain attribute swap)."""
