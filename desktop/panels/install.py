@@ -180,12 +180,15 @@ class PanelBinding(QObject):
         self.adapt.output_dir = default_library_dir() / "adapted"
         path = info.path
 
-        def layout_job(ctx):
+        store = self.window.client.worker.store  # used only inside the task, on the worker thread
+
+        def read_layout():
             from engine.stylespace import style_layout
 
-            return style_layout(ctx.store.generator(path).generator.config)
+            return style_layout(store.generator(path).generator.config)
 
-        self.window.client.submit("Read model layout", layout_job, on_done=self.domains.set_model_layout)
+        # quiet work, not a job: no job bar, and quitting in the first seconds asks nothing about it
+        self.window.client.run_in_background("Read model layout", read_layout, on_done=self.domains.set_model_layout)
 
     def export_morph(self, request: Any) -> int | None:
         """Render the pad's recorded path as an animation on the worker (progress in the job bar)."""
