@@ -25,17 +25,10 @@ from desktop import settings as studio_settings
 from desktop.widgets.drops import PathDropTarget
 from desktop.widgets.message_bar import MessageBar
 from desktop.worker import library_jobs
+from engine.library.index import format_size
 
 PENDING = -1
 COLUMNS = ("Kind", "Name", "Size", "sha256", "Status", "Licence")
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
 
 
 def _status(entry) -> str:
@@ -193,7 +186,7 @@ class ModelManagerDialog(PathDropTarget, QDialog):
             status = self.statuses.get(str(e.path)) or _status(e)
             lic = e.licence or ("(none given)" if not e.read_only else "")
             origin = f" (converted from {e.source_format})" if e.source_sha256 else ""
-            values = (e.kind, e.name + (" (built-in)" if e.read_only else ""), _size(e.size),
+            values = (e.kind, e.name + (" (built-in)" if e.read_only else ""), format_size(e.size),
                       e.sha256[:12], status, lic if len(lic) <= 70 else lic[:69] + "…")
             for c, v in enumerate(values):
                 item = QTableWidgetItem(v)

@@ -7,6 +7,7 @@ import sys
 
 from engine.jobs import Progress, Throttle
 from engine.library import KINDS, Library
+from engine.library.index import format_size
 
 
 def register(sub) -> None:
@@ -46,14 +47,6 @@ def _print_notices(lib: Library) -> None:
     lib.notices.clear()
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
-
-
 def _bar(job: str):
     """A tqdm byte bar on a terminal (None otherwise) and the progress callback feeding it."""
     if not sys.stderr.isatty():
@@ -86,7 +79,7 @@ def run_list(args) -> int:
     for e in entries:
         flag = "  read-only" if e.read_only else ""
         layout = f"  layout {e.fingerprint}" if e.fingerprint else ""
-        print(f"{e.name:<{width}}  {e.kind:<11}  {_size(e.size):>9}  sha256 {e.sha256[:12]}{layout}  "
+        print(f"{e.name:<{width}}  {e.kind:<11}  {format_size(e.size):>9}  sha256 {e.sha256[:12]}{layout}  "
               f"from {e.source_name or e.path.name}{flag}")
     return 0
 
@@ -105,7 +98,7 @@ def run_import(args) -> int:
         print(json.dumps(entry.to_json(), indent=1))
         return 0
     how = f"converted from {entry.source_format} " if entry.source_sha256 else ""
-    print(f"imported {entry.name!r}: {entry.kind}, {_size(entry.size)}, {how}{entry.source_name} -> {entry.path}")
+    print(f"imported {entry.name!r}: {entry.kind}, {format_size(entry.size)}, {how}{entry.source_name} -> {entry.path}")
     return 0
 
 

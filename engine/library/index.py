@@ -24,6 +24,15 @@ INDEX_VERSION = 1
 _TEXT_FIELDS = ("source_name", "source_sha256", "source_format", "fingerprint", "licence", "imported")
 
 
+def format_size(n: float) -> str:
+    """A file size for people: ``512 B``, ``1.5 MB`` (decimal units, up to GB), as the library lists show it."""
+    for unit in ("B", "KB", "MB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
 class IndexUnreadable(Exception):
     """The index file exists but is not a library index we can read (reason in ``str()``)."""
 
