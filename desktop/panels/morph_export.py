@@ -17,18 +17,12 @@ def morph_job(spec: RenderSpec, request: MorphRequest):
     """Job (worker thread): render the frames with engine render_morph and save them; returns the file."""
 
     def job(ctx: Any) -> str:
-        from engine.domains.blend import DirectionTerm
+        from desktop.worker.render import spec_edit
         from engine.domains.morph import save_animation
-        from engine.pipeline.edit import DeltaTerm, Edit
         from engine.pipeline.morph_frames import render_morph
 
-        store = ctx.store
-        gen = store.generator(spec.model_path).generator
-        terms = tuple(DirectionTerm(store.direction(d.path), d.weight, d.layers, d.path, d.style_mix)
-                      for d in spec.directions)
-        deltas = tuple(DeltaTerm(store.delta(x.path), x.weight, x.path) for x in spec.deltas)
-        edit = Edit(terms, deltas, spec.strength, spec.psi, keep=spec.keep)
-        latent = int(spec.seed or 0) if spec.w_plus is None else spec.w_plus
+        gen = ctx.store.generator(spec.model_path).generator
+        edit, latent = spec_edit(ctx.store, spec)
         frames = render_morph(gen, latent, edit, frame_weights(spec, request), progress=ctx.progress,
                               cancel=ctx.cancel, noise_mode=spec.noise_mode, noise_seed=spec.noise_seed)
         return str(save_animation(frames, request.output, request.duration_ms))

@@ -15,17 +15,23 @@ from .requests import RenderSpec
 from .store import ModelStore
 
 
+def spec_edit(store: ModelStore, spec: RenderSpec) -> tuple[Edit, int | torch.Tensor]:
+    """The engine :class:`Edit` of ``spec`` (its directions and deltas from the store) and its latent (a seed
+    or W+)."""
+    terms = tuple(DirectionTerm(store.direction(d.path), d.weight, d.layers, d.path, d.style_mix)
+                  for d in spec.directions)
+    deltas = tuple(DeltaTerm(store.delta(x.path), x.weight, x.path) for x in spec.deltas)
+    edit = Edit(terms, deltas, spec.strength, spec.psi, keep=spec.keep)
+    return edit, int(spec.seed or 0) if spec.w_plus is None else spec.w_plus
+
+
 def render_spec(store: ModelStore, spec: RenderSpec, max_resolution: int | None = None,
                 precision: str = "fp32") -> Image.Image:
     """The edited image at ``max_resolution`` (an early-exit synthesis resolution; None = full size),
     through :func:`engine.pipeline.edit.render_edit` (``precision``: fp32, or fp16/bf16 previews where the
     device supports them)."""
     gen = store.generator(spec.model_path).generator
-    terms = tuple(DirectionTerm(store.direction(d.path), d.weight, d.layers, d.path, d.style_mix)
-                  for d in spec.directions)
-    deltas = tuple(DeltaTerm(store.delta(x.path), x.weight, x.path) for x in spec.deltas)
-    edit = Edit(terms, deltas, spec.strength, spec.psi, keep=spec.keep)
-    latent = int(spec.seed or 0) if spec.w_plus is None else spec.w_plus
+    edit, latent = spec_edit(store, spec)
     size = max_resolution if max_resolution in gen.config.resolutions else None
     with torch.no_grad():
         img = render_edit(gen, latent, edit, size=size, noise_mode=spec.noise_mode, noise_seed=spec.noise_seed,
