@@ -91,3 +91,14 @@ def test_contrast_lr_raises_the_lr_for_a_flat_reference_only(tiny_generator, pat
     assert any("reference contrast" in n for n in res.notes)
     given = adapt(tiny_generator, [flat], steps=1, batch=1, seed=0, lr=1e-3)
     assert given.preset.lr == 1e-3 and not any("contrast" in n for n in given.notes)
+
+
+def test_small_one_shot_defaults_stop_full_and_affinelight_on_the_plateau_but_run_affine_fixed():
+    from engine.adaptation.presets import default_preset
+
+    affine = default_preset("jojo", "affine", 64)
+    assert affine.plateau is None and affine.steps == 100
+    for param in ("full", "affinelight"):
+        pre = default_preset("jojo", param, 64)
+        assert pre.plateau is not None and pre.steps == 300, param
+    assert default_preset("jojo", "full", 1024).plateau is None  # the reference configs' presets at full size
