@@ -184,3 +184,33 @@ def test_pad_position_round_trips_through_export_and_recipe_drop(window, qtbot, 
     _drop(window, [out])
     qtbot.waitUntil(lambda: window.document.state.pad == (0.25, 0.75), timeout=30_000)
     assert window.panel_binding.pad.pad.puck() == (0.25, 0.75)
+
+
+def test_layer_masks_and_weights_round_trip_through_export_and_recipe_drop(window, qtbot, tmp_path):
+    import shutil
+
+    from engine.resources import demo_model_path, resources_dir
+
+    window.open_model(demo_model_path())
+    qtbot.waitUntil(lambda: window.document.state.model is not None, timeout=30_000)
+    clay = tmp_path / "clay.safetensors"
+    shutil.copy(resources_dir() / "domains" / "clay.safetensors", clay)
+    key = str(clay.resolve())
+    domains, doc = window.panel_binding.domains, window.document
+    domains.add_entries([DomainEntry(key, "clay", "direction", str(clay))])
+    domains.row(key).enable.setChecked(True)
+    doc.update_direction(key, layers="coarse", weight=0.6)
+    out = tmp_path / "export.png"
+    done = []
+    window.export_to(out, on_done=done.append)
+    qtbot.waitUntil(lambda: bool(done), timeout=30_000)
+    doc.update_direction(key, layers="fine", weight=1.0)
+    _drop(window, [out])
+
+    def restored():
+        d = [d for d in doc.state.directions if d.enabled]
+        return len(d) == 1 and d[0].layers == "coarse" and abs(d[0].weight - 0.6) < 1e-6
+
+    qtbot.waitUntil(restored, timeout=30_000)
+    row = domains.row(doc.state.directions[0].path)
+    assert row.layers.currentData() == "coarse"
