@@ -11,7 +11,8 @@ jobs: memory stays flat. A stage that raises for one item (any ``Exception``) fa
 or exception per item; when it raises for a whole batch of several items, each item is retried alone
 so that the failure is pinned on the item that causes it. ``BaseException`` (e.g. ``KeyboardInterrupt``)
 and a set :class:`~engine.jobs.CancelToken` stop every thread; :func:`run_pipeline` then raises
-:class:`~engine.jobs.Cancelled` (for a cancel) or re-raises. Busy seconds are summed per stage
+:class:`~engine.jobs.Cancelled` (for a cancel) or re-raises. A stage that raises ``Cancelled`` (it was handed the
+run's token) stops the run the same way: that item is neither done nor failed. Busy seconds are summed per stage
 (across threads), for ``stage_seconds`` and the benchmark.
 """
 
@@ -149,6 +150,8 @@ class _Run:
                     raise _Stop
                 try:
                     item = self.timed(name, self.stages.prepare, job)
+                except Cancelled:  # the run's cancel, not this input's fault: it stays not started
+                    raise _Stop from None
                 except Exception as exc:  # noqa: BLE001 - one bad input fails alone
                     self.fail(job, exc)
                     continue
@@ -194,6 +197,8 @@ class _Run:
             if len(out) != len(items):
                 raise RuntimeError(f"process stage returned {len(out)} results for {len(items)} items")
             return out
+        except Cancelled:
+            raise _Stop from None
         except Exception as exc:  # noqa: BLE001
             if len(items) == 1:
                 return [exc]
@@ -210,6 +215,8 @@ class _Run:
                 raise _Stop
             try:
                 out = self.timed(name, self.stages.finish, job, value)
+            except Cancelled:
+                raise _Stop from None
             except Exception as exc:  # noqa: BLE001
                 self.fail(job, exc)
                 continue
