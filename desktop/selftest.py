@@ -159,11 +159,13 @@ def run_self_test(report: str | None = None, device: str | None = None) -> int:
         client = WorkerClient(dev)
         client.start()
         from .document import Document
+        from .worker.warm_up import install_detector_warm_up
 
         doc = Document()
         window = StudioWindow(client, doc)
         window.confirm_close = lambda: True
         window.resize(1200, 760)
+        warm = install_detector_warm_up(window)
         window.show()
         probe.start()
         model = str(demo_model_path())
@@ -175,6 +177,12 @@ def run_self_test(report: str | None = None, device: str | None = None) -> int:
                 raise RuntimeError("no preview")
 
         step("render", render)
+
+        def prepare_detector() -> None:  # as the studio does after its first render (not counted: dlib holds the GIL)
+            if warm.done is None and wait_for(warm.finished, 60) is None:
+                raise RuntimeError("the face detector's warm-up did not finish")
+
+        step("prepare the face detector (start-up warm-up)", prepare_detector)
         dpath, dname = shipped_direction(model, work)
 
         def apply_direction() -> None:

@@ -36,7 +36,15 @@ def detector_available() -> bool:
 def _warm_up() -> bool:
     from engine.alignment.dlib_detector import warm_up
 
-    return warm_up()
+    loaded = warm_up()
+    _import_optimiser_machinery()
+    return loaded
+
+
+def _import_optimiser_machinery() -> None:
+    """``torch.optim``'s first optimiser imports ``torch._dynamo`` (about 1.7 s of imports, sympy among them,
+    partly holding the GIL): done at the first adaptation, that stalled the window ~150-230 ms. Done here."""
+    import torch._dynamo  # noqa: F401
 
 
 class DetectorWarmUp(QObject):
@@ -55,7 +63,8 @@ class DetectorWarmUp(QObject):
     def _on_first_preview(self, _result=None) -> None:
         self.window.preview_shown.disconnect(self._on_first_preview)
         if not detector_available():
-            log.info("face detector not installed: no warm-up")
+            log.info("face detector not installed: no detector warm-up")
+            self.window.client.run_in_background("Prepare the optimiser", _import_optimiser_machinery)
             self.done = False
             self.finished.emit(False)
             return
