@@ -10,14 +10,12 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from desktop_helpers import studio_window  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from desktop.document import Document  # noqa: E402
-from desktop.window import StudioWindow  # noqa: E402
-from desktop.worker.client import WorkerClient  # noqa: E402
 from engine.resources import demo_model_path, resources_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,17 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLEDOMAIN_HOME", str(tmp_path / "lib"))
-    client = WorkerClient("cpu")
-    client.start()
-    win = StudioWindow(client, Document())
-    win.confirm_close = lambda: True
-    qtbot.addWidget(win)
-    win.show()
-    win.open_model(demo_model_path())
-    qtbot.waitUntil(lambda: win.document.state.model is not None and not client.pending_jobs(), timeout=30_000)
-    yield win
-    win.close()
-    assert client.stop(), "the worker thread did not stop"
+    with studio_window(qtbot) as win:
+        win.show()
+        win.open_model(demo_model_path())
+        qtbot.waitUntil(lambda: win.document.state.model is not None and not win.client.pending_jobs(),
+                        timeout=30_000)
+        yield win
 
 
 def drop(win, paths) -> None:

@@ -9,12 +9,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from desktop_helpers import studio_window  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 
-from desktop.document import Document  # noqa: E402
-from desktop.window import StudioWindow  # noqa: E402
-from desktop.worker.client import WorkerClient  # noqa: E402
 from desktop.worker.preview_size import AdaptiveDraftSize  # noqa: E402
 from engine.resources import demo_model_path, resources_dir  # noqa: E402
 
@@ -27,13 +25,8 @@ def settings(tmp_path, monkeypatch):
 
 @pytest.fixture
 def window(qtbot, settings):
-    client = WorkerClient("cpu")
-    client.start()
-    win = StudioWindow(client, Document(), settings)
-    win.confirm_close = lambda: True
-    qtbot.addWidget(win)
-    yield win
-    assert client.stop(), "the worker thread did not stop"
+    with studio_window(qtbot, settings) as win:
+        yield win
 
 
 def _with_model(win, qtbot) -> None:

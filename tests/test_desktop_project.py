@@ -7,23 +7,17 @@ import pytest
 pytest.importorskip("PySide6")
 
 import torch  # noqa: E402
+from desktop_helpers import studio_window  # noqa: E402
 
-from desktop.document import Document, Source  # noqa: E402
+from desktop.document import Source  # noqa: E402
 from desktop.project_actions import install_project  # noqa: E402
-from desktop.window import StudioWindow  # noqa: E402
-from desktop.worker.client import WorkerClient  # noqa: E402
 from engine.resources import demo_model_path  # noqa: E402
 
 
 @pytest.fixture
 def window(qtbot):
-    client = WorkerClient("cpu")
-    client.start()
-    win = StudioWindow(client, Document())
-    win.confirm_close = lambda: True
-    qtbot.addWidget(win)
-    yield win
-    assert client.stop(), "the worker thread did not stop"
+    with studio_window(qtbot) as win:
+        yield win
 
 
 def test_save_then_open_restores_the_document(window, qtbot, tmp_path):

@@ -17,15 +17,13 @@ import pytest
 pytest.importorskip("PySide6")
 
 import torch  # noqa: E402
+from desktop_helpers import studio_window  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QAction, QDropEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
-from desktop.document import Document  # noqa: E402
 from desktop.panels.batch_dialog import BatchDialog  # noqa: E402
-from desktop.window import StudioWindow  # noqa: E402
-from desktop.worker.client import WorkerClient  # noqa: E402
 from engine.checkpoints import load_generator  # noqa: E402
 from engine.demo_world.domains import render as demo_render  # noqa: E402
 from engine.demo_world.faces import FaceParams  # noqa: E402
@@ -105,16 +103,10 @@ def pixels(image) -> bytes:
 def studio(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLEDOMAIN_HOME", str(tmp_path / "lib"))
     settings = QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat)
-    client = WorkerClient("cpu")
-    client.start()
-    win = StudioWindow(client, Document(), settings)
-    win.confirm_close = lambda: True
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    win.close()
-    assert client.stop(), "the worker thread did not stop"
+    with studio_window(qtbot, settings) as win:
+        win.resize(1280, 800)
+        win.show()
+        yield win
 
 
 def test_done_when_walkthrough(studio, qtbot, tmp_path, monkeypatch):

@@ -12,9 +12,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from desktop.document import Document  # noqa: E402
-from desktop.window import StudioWindow  # noqa: E402
-from desktop.worker.client import WorkerClient  # noqa: E402
+from desktop_helpers import studio_window  # noqa: E402
+
 from engine.resources import demo_model_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,13 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def window(qtbot):
-    client = WorkerClient("cpu")
-    client.start()
-    win = StudioWindow(client, Document())
-    win.confirm_close = lambda: True
-    qtbot.addWidget(win)
-    yield win
-    assert client.stop(), "the worker thread did not stop"
+    with studio_window(qtbot) as win:
+        yield win
 
 
 def test_demo_model_shows_the_demo_badge_and_title(window, qtbot):

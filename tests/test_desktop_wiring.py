@@ -7,10 +7,9 @@ import torch
 
 pytest.importorskip("PySide6")
 
-from desktop.document import Document  # noqa: E402
+from desktop_helpers import studio_window  # noqa: E402
+
 from desktop.panels.domain_sources import DomainEntry  # noqa: E402
-from desktop.window import StudioWindow  # noqa: E402
-from desktop.worker.client import WorkerClient  # noqa: E402
 from engine.domains.direction import Direction, save_direction  # noqa: E402
 from engine.stylespace import style_layout, total_channels  # noqa: E402
 from tests.conftest import TINY  # noqa: E402
@@ -19,13 +18,8 @@ from tests.conftest import TINY  # noqa: E402
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLEDOMAIN_HOME", str(tmp_path / "lib"))
-    client = WorkerClient("cpu")
-    client.start()
-    win = StudioWindow(client, Document())
-    win.confirm_close = lambda: True
-    qtbot.addWidget(win)
-    yield win
-    assert client.stop(), "the worker thread did not stop"
+    with studio_window(qtbot) as win:
+        yield win
 
 
 def _direction(tmp_path, name: str):
