@@ -7,14 +7,13 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from desktop_helpers import studio_window  # noqa: E402
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from desktop.canvas import Canvas  # noqa: E402
-from desktop.document import Document  # noqa: E402
-from desktop.window import JobBar, StudioWindow  # noqa: E402
-from desktop.worker.client import WorkerClient  # noqa: E402
+from desktop.window import JobBar  # noqa: E402
 from desktop.worker.requests import JobProgress  # noqa: E402
 from engine.resources import demo_model_path  # noqa: E402
 
@@ -67,12 +66,7 @@ def test_split_shows_before_left_and_after_right(canvas):
 
 
 def test_hold_backslash_shows_the_original_and_the_job_bar_eta(qtbot):
-    client = WorkerClient("cpu")
-    client.start()
-    win = StudioWindow(client, Document())
-    win.confirm_close = lambda: True
-    qtbot.addWidget(win)
-    try:
+    with studio_window(qtbot) as win:
         win.canvas.set_images(flat("#ff0000"), flat("#0000ff"))
         press = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Backslash, Qt.KeyboardModifier.NoModifier, "\\")
         win.keyPressEvent(press)
@@ -98,6 +92,3 @@ def test_hold_backslash_shows_the_original_and_the_job_bar_eta(qtbot):
         for needle in ("torch: ", "pyside6: ", "device: cpu", "precision: fp32", "model: demo-faces-64",
                        "log: ", "library generator: demo-faces-64"):
             assert needle in text, (needle, text)
-    finally:
-        win.close()
-        assert client.stop()

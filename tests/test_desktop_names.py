@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from desktop_helpers import studio_window  # noqa: E402
 from PySide6.QtGui import QAction  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QAbstractButton,
@@ -18,10 +19,6 @@ from PySide6.QtWidgets import (  # noqa: E402
     QLineEdit,
     QWidget,
 )
-
-from desktop.document import Document  # noqa: E402
-from desktop.window import StudioWindow  # noqa: E402
-from desktop.worker.client import WorkerClient  # noqa: E402
 
 CONTROLS = (QAbstractButton, QAbstractSlider, QComboBox, QAbstractSpinBox, QLineEdit)
 #: Qt's own parts of composite widgets (a spin box's line edit, a scroll bar, a table's corner button, ...)
@@ -44,23 +41,22 @@ def problems(root: QWidget) -> list[str]:
 
 def test_every_control_is_named_and_explained(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLEDOMAIN_HOME", str(tmp_path / "lib"))
-    client = WorkerClient("cpu")
-    client.start()
-    win = StudioWindow(client, Document())
-    win.confirm_close = lambda: True
-    qtbot.addWidget(win)
-    try:
-        for name in ("actionBatchExport", "actionModels", "actionSettings"):
-            win.findChild(QAction, name).trigger()
-        qtbot.waitUntil(lambda: not client.pending_jobs(), timeout=30_000)
-        dialogs = {d.objectName() for d in win.findChildren(QDialog)}
-        assert {"batchDialog", "modelManager", "settingsDialog"} <= dialogs, dialogs
-        assert problems(win) == []
-        for d in QApplication.topLevelWidgets():
-            if isinstance(d, QDialog):
-                assert problems(d) == [], d.objectName()
-    finally:
-        for d in win.findChildren(QDialog):
-            d.close()
-        win.close()
-        assert client.stop()
+    with studio_window(qtbot) as win:
+        try:
+            _check_every_window(win, qtbot)
+        finally:
+            for d in win.findChildren(QDialog):
+                d.close()
+
+
+def _check_every_window(win, qtbot) -> None:
+    """Open the dialogs from their actions; the window and every dialog have names and tooltips."""
+    for name in ("actionBatchExport", "actionModels", "actionSettings"):
+        win.findChild(QAction, name).trigger()
+    qtbot.waitUntil(lambda: not win.client.pending_jobs(), timeout=30_000)
+    dialogs = {d.objectName() for d in win.findChildren(QDialog)}
+    assert {"batchDialog", "modelManager", "settingsDialog"} <= dialogs, dialogs
+    assert problems(win) == []
+    for d in QApplication.topLevelWidgets():
+        if isinstance(d, QDialog):
+            assert problems(d) == [], d.objectName()
