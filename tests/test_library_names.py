@@ -13,10 +13,11 @@ from PIL import Image
 from test_directions_helpers import styledomain_file
 
 from engine.checkpoints import load_generator, save_native
+from engine.cli.arg_types import LibraryMiss, library_file
 from engine.cli.main import build_parser, main
 from engine.domains.direction import load_direction
 from engine.errors import UserError
-from engine.library import Library, name_or_path, resolve
+from engine.library import Library, resolve
 from engine.resources import demo_model_path, resources_dir
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -73,7 +74,7 @@ def test_a_unique_sha256_prefix_resolves_and_an_ambiguous_one_lists_the_matches(
     assert resolve(tiny.sha256[:12].upper(), "generator") == tiny.path
     assert resolve(tiny.sha256, "generator") == tiny.path
     assert resolve(sketchy.source_sha256[:10], "direction") == sketchy.path  # the original .pt's sha256 too
-    assert name_or_path(sketchy.sha256[:9], ("direction", "param-delta")) == str(sketchy.path)
+    assert library_file(("direction", "param-delta"))(sketchy.sha256[:9]) == str(sketchy.path)
     # a built-in is found by its prefix (hashed only for this)
     demo = {e.name: e for e in Library().entries()}["demo-faces-64"]
     assert resolve(demo.sha256[:8], "generator") == demo_model_path()
@@ -92,7 +93,8 @@ def test_a_unique_sha256_prefix_resolves_and_an_ambiguous_one_lists_the_matches(
         resolve(shared, "generator")
     assert "\n" not in str(err.value)
     assert resolve(tiny.sha256[:20], "generator") == tiny.path
-    assert name_or_path(shared, "generator") == shared  # never raises: the loader reports it later
+    miss = library_file("generator")(shared)  # never raises while parsing: the verb reports it later
+    assert isinstance(miss, LibraryMiss) and miss == shared and "matches 2 entries" in str(miss.error)
 
 
 def test_plain_paths_are_untouched_and_win_over_names(lib, tmp_path, monkeypatch):

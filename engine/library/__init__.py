@@ -31,22 +31,7 @@ def find_by_sha256(sha256: str, kind: str | None = None) -> Path | None:
         return None
 
 
-def name_or_path(text: str, kinds: str | tuple[str, ...]) -> str:
-    """``text`` itself unless it is no existing file but a library name (or a unique sha256 prefix, see
-    :meth:`Library.lookup`) of one of ``kinds``: then that entry's file path.
-
-    Never raises (for argument parsers: a bad value, an ambiguous prefix included, is reported later by
-    the loader, as before); :func:`resolve` is the one that explains."""
-    if not text or Path(text).expanduser().exists():
-        return text
-    try:
-        entry = Library().lookup(text, kinds)
-    except (UserError, OSError):
-        return text
-    return str(entry.path) if entry is not None else text
-
-
 __all__ = [
     "HOME_VARIABLE", "KINDS", "KIND_HELP", "Detected", "Library", "LibraryEntry", "VerifyResult", "check_kind",
-    "default_library_dir", "detect", "find_by_sha256", "name_or_path", "resolve",
+    "default_library_dir", "detect", "find_by_sha256", "resolve",
 ]
