@@ -73,7 +73,7 @@ class Library:
     def find(self, name: str, kind: str | None = None) -> LibraryEntry | None:
         """The entry called ``name`` (case-insensitive), of ``kind`` when given; None when there is none.
         Does not hash built-in files."""
-        return by_name(self._user_entries() + builtin_entries(with_hashes=False), name, kind)
+        return by_name(self._unhashed_entries(), name, kind)
 
     def get(self, name: str) -> LibraryEntry:
         """The entry called ``name`` (with its sha256), or a :class:`UserError` listing close names."""
@@ -90,18 +90,7 @@ class Library:
 
         A prefix shared by entries with different contents is a :class:`UserError` listing them (entries of
         the same contents are one choice: the user's copy, else the built-in)."""
-        kinds = kind_tuple(kinds)
-        entries = self._user_entries() + builtin_entries(with_hashes=False)
-        for kind in kinds:
-            entry = by_name(entries, text, kind)
-            if entry is not None:
-                return entry
-        matches = by_sha_prefix(entries, text, kinds)
-        if len({e.sha256 for e in matches}) > 1:  # copies of one file (same sha256) are one choice
-            listed = ", ".join(f"{e.name} ({e.kind}, {e.sha256[:12]})" for e in matches)
-            raise UserError(f"sha256 prefix {text!r} matches {len(matches)} entries of the model library: {listed}; "
-                            "give more digits or the name")
-        return matches[0] if matches else None
+        return _lookup_in(self._unhashed_entries(), text, kind_tuple(kinds))
 
     def resolve(self, text: str | os.PathLike, kind: str | tuple[str, ...]) -> Path:
         """An existing file path as given, else the file of the library entry of ``kind`` (or one of several
@@ -115,13 +104,13 @@ class Library:
             return path
         text = str(text)
         what = " or ".join(kinds)
-        entry = self.lookup(text, kinds)
+        entries = self._unhashed_entries()
+        entry = _lookup_in(entries, text, kinds)
         if entry is not None:
             if not entry.path.is_file():
                 raise FileProblem(entry.path, f"the library's {entry.kind} {entry.name!r} is missing its file "
                                               "(see `styledomain models verify`)")
             return entry.path
-        entries = self._user_entries() + builtin_entries(with_hashes=False)
         other = by_name(entries, text) or next(iter(by_sha_prefix(entries, text, KINDS)), None)
         if other is not None:
             called = "" if other.name.lower() == text.lower() else f" ({other.name})"
@@ -243,6 +232,10 @@ class Library:
 
     # ---- the index -----------------------------------------------------------------------------------
 
+    def _unhashed_entries(self) -> list[LibraryEntry]:
+        """The user's entries, then the built-ins (not hashed)."""
+        return self._user_entries() + builtin_entries(with_hashes=False)
+
     def _user_entries(self) -> list[LibraryEntry]:
         try:
             entries = read_index(self.root)
@@ -314,6 +307,20 @@ def _stored_files(root: Path):
             for p in sorted(folder.iterdir()):
                 if p.is_file() and not p.name.startswith("."):
                     yield kind, p
+
+
+def _lookup_in(entries: list[LibraryEntry], text: str, kinds: tuple[str, ...]) -> LibraryEntry | None:
+    """:meth:`Library.lookup` over ``entries``."""
+    for kind in kinds:
+        entry = by_name(entries, text, kind)
+        if entry is not None:
+            return entry
+    matches = by_sha_prefix(entries, text, kinds)
+    if len({e.sha256 for e in matches}) > 1:  # copies of one file (same sha256) are one choice
+        listed = ", ".join(f"{e.name} ({e.kind}, {e.sha256[:12]})" for e in matches)
+        raise UserError(f"sha256 prefix {text!r} matches {len(matches)} entries of the model library: {listed}; "
+                        "give more digits or the name")
+    return matches[0] if matches else None
 
 
 def _check_clash(name: str, replace: bool, user: list[LibraryEntry]) -> LibraryEntry | None:
