@@ -107,19 +107,31 @@ def torch_load_safely(path: str | os.PathLike, error: type[FileProblem] | None =
         raise err(p, f"not a readable PyTorch checkpoint ({_first_line(exc, 160)})") from None
 
 
-def _create_exclusive(tmp: Path) -> int:
-    """Create ``tmp`` (mode 0666, so the kernel applies the umask); a stale leftover is replaced once.
-    Returns the mode it was created with."""
-    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(tmp, flags, 0o666)
-    except FileExistsError:  # left behind by a killed run
-        tmp.unlink()
-        fd = os.open(tmp, flags, 0o666)
+def new_empty_file(path: Path) -> int:
+    """Create the empty file ``path`` (mode 0666, so the kernel applies the umask; ``FileExistsError`` if it
+    exists) and return the mode it was created with, for :func:`keep_created_mode`."""
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o666)
     try:
         return os.fstat(fd).st_mode
     finally:
         os.close(fd)
+
+
+def keep_created_mode(path: Path, mode: int) -> None:
+    """Give ``path`` back the ``mode`` it was created with, if a writer replaced the file (safetensors writes
+    0600); best effort."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode != mode:
+            os.chmod(path, mode & 0o7777)
+
+
+def _create_exclusive(tmp: Path) -> int:
+    """:func:`new_empty_file`, replacing a stale leftover once."""
+    try:
+        return new_empty_file(tmp)
+    except FileExistsError:  # left behind by a killed run
+        tmp.unlink()
+        return new_empty_file(tmp)
 
 
 @contextmanager
@@ -146,9 +158,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     kept = False
     try:
         yield tmp
-        with contextlib.suppress(OSError):
-            if tmp.stat().st_mode != mode:
-                os.chmod(tmp, mode & 0o7777)
+        keep_created_mode(tmp, mode)
         if staged is None:
             os.replace(tmp, path)
         elif path.is_dir():  # the one rename that would fail later: refuse it while nothing is in place

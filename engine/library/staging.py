@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.fileio import keep_created_mode, new_empty_file
+
 
 @dataclass(frozen=True)
 class Staged:
@@ -26,9 +28,7 @@ class Staged:
 
     def commit(self) -> None:
         """Move ``path`` over ``target`` (atomically), with the mode it was created with."""
-        with contextlib.suppress(OSError):
-            if self.path.stat().st_mode != self.mode:
-                os.chmod(self.path, self.mode & 0o7777)
+        keep_created_mode(self.path, self.mode)
         os.replace(self.path, self.target)
 
 
@@ -36,20 +36,15 @@ class Staged:
 def staging_path(target: Path) -> Iterator[Staged]:
     """A new empty temporary file beside ``target``, removed at the end unless committed. An ``OSError``
     about the temporary file comes out naming ``target``."""
-    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
     while True:
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
         try:
-            fd = os.open(tmp, flags, 0o666)
+            mode = new_empty_file(tmp)
             break
         except FileExistsError:
             continue
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, str(target)) from None
-    try:
-        mode = os.fstat(fd).st_mode
-    finally:
-        os.close(fd)
     try:
         yield Staged(tmp, target, mode)
     except OSError as exc:
