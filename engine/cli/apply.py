@@ -30,7 +30,7 @@ from engine.pipeline.recipe_render import (
 )
 from engine.validation import render_request
 
-from .arg_types import face_arg, library_file, need, steps_arg
+from .arg_types import encoder_choice, face_arg, library_file, steps_arg
 from .common import add_device_arg, output_path
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -84,7 +84,7 @@ def photo_settings(args, recipe: Recipe) -> dict:
     face = args.face if args.face is not None else ((old.face_index or 0) + 1 if old else 1)
     if face < 1:
         raise UserError(f"--face counts from 1 (largest face), got {face}")
-    encoder = False if (args.encoder or "").lower() == "none" else need(args.encoder)
+    encoder = encoder_choice(args.encoder)
     return {"encoder": encoder, "steps": steps, "aligned": args.aligned, "face_index": face - 1,
             "centre_crop": args.centre_crop}
 

@@ -177,3 +177,9 @@ def library_file(kinds: str | tuple[str, ...], keep: tuple[str, ...] = ()) -> Ca
 
     parse.__name__ = " or ".join(wanted) + " file"
     return parse
+
+
+def encoder_choice(value: str | None) -> str | bool | None:
+    """An ``--encoder`` value (parsed by ``library_file("encoder", keep=("none",))``) for the engine: False for
+    ``none`` (start from w_avg), None for the model's own encoder, else the file (a miss raises, :func:`need`)."""
+    return False if (value or "").lower() == "none" else need(value)

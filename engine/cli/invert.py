@@ -17,7 +17,7 @@ from engine.pipeline.latent_file import LATENT_SUFFIXES, save_latent
 from engine.stylespace import layout_fingerprint, style_layout
 from engine.validation import block_resolution
 
-from .arg_types import face_arg, library_file, need, positive_float, size_arg, steps_arg
+from .arg_types import encoder_choice, face_arg, library_file, need, positive_float, size_arg, steps_arg
 from .common import add_device_arg, load_model_arg, output_path
 
 
@@ -68,7 +68,7 @@ def run(args) -> int:
     out, preview = check_args(args)
     loaded = load_model_arg(args.model, args.device)  # a path, a library name or a sha256 prefix
     block_resolution(args.resolution, loaded.generator.config)
-    encoder = False if (args.encoder or "").lower() == "none" else args.encoder
+    encoder = encoder_choice(args.encoder)
     res = invert_photo(args.photo, loaded, encoder=encoder, steps=args.steps, aligned=args.aligned,
                        face_index=args.face - 1, centre_crop=args.centre_crop, mode=args.mode,
                        resolution=args.resolution, lr=args.lr, vgg16=args.vgg16)
