@@ -7,7 +7,8 @@ One-shot: the reference is the PNG file ``resources/domains/references/<domain>-
 256 px; for a seed without a shipped file the same drawing is written to a temporary PNG), given to
 ``adapt`` as a path with ``aligned=True``, exactly as ``styledomain adapt --reference IMG --aligned`` loads
 it (PIL Lanczos to the model's size, encoder + 50 refinement steps). Few-shot (``paired``): seeds
-100..107, sources = photo renders, targets = domain renders. Held-out seeds 1000..1031 (psi 1).
+100..107, sources = photo renders, targets = domain renders (``--pair-size 256``: drawn at 256 px and loaded
+like a reference, as the CLI loads 256-px PNG pairs). Held-out seeds 1000..1031 (psi 1).
 
 Every ratio is reported against two sets of "true targets" for the held-out seeds: ``native64`` (drawn
 directly at the model's size) and ``shrunk256`` (drawn at 256 px, then resized to the model's size by the
@@ -121,6 +122,9 @@ def main() -> None:
     ap.add_argument("--params", nargs="+", default=["affine"])
     ap.add_argument("--mode", choices=["one", "paired"], default="one")
     ap.add_argument("--ref-seed", type=int, default=0)
+    ap.add_argument("--pair-size", type=int, default=None,
+                    help="paired: draw the pairs at this size and load them like a reference (256: like the "
+                         "CLI with 256-px PNGs, the fair set against shrunk256); default: the model's size")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--coarse-rows", type=int, default=None)
@@ -160,8 +164,9 @@ def main() -> None:
             refs = [str(reference_file(domain, args.ref_seed, tmp))]
             srcs = []
         else:
-            refs = [prepare_reference(domain_image(s, domain, size), loaded, invert_steps=0) for s in PAIR_SEEDS]
-            srcs = [prepare_reference(domain_image(s, "photo", size), loaded) for s in PAIR_SEEDS]
+            drawn = args.pair_size or size
+            refs = [prepare_reference(domain_image(s, domain, drawn), loaded, invert_steps=0) for s in PAIR_SEEDS]
+            srcs = [prepare_reference(domain_image(s, "photo", drawn), loaded) for s in PAIR_SEEDS]
         if args.eval_every:
             _trace_ratios(gen, w, source, trues, args.eval_every, domain)
         for param in args.params:
@@ -174,6 +179,7 @@ def main() -> None:
             secs = time.perf_counter() - t0
             img = to_255(render_adapted(gen, w, res.delta, res.direction))
             row = {"domain": domain, "param": param, "mode": args.mode, "ref_seed": args.ref_seed,
+                   "pair_size": args.pair_size if args.mode == "paired" else None,
                    "ratio": ratios(img, source, trues), "trained": res.trained_count, "steps": res.steps_done,
                    "seconds": round(secs, 1), "final_loss": res.final_losses.get("total"),
                    "preset_set": args.preset_set, "notes": res.notes}
@@ -208,11 +214,11 @@ def _trace_ratios(gen, w, source, trues, every: int, domain: str) -> None:
 
 
 def _override_presets(items: list[str]) -> None:
-    """Experiments only: replace fields of the small-model one-shot presets in the registry."""
+    """Experiments only: replace fields of the small-model one-shot and paired presets in the registry."""
     if not items:
         return
     fields = {k: parse_value(v) for k, _, v in (i.partition("=") for i in items)}
-    for name in ("cpu-small-affine", "cpu-small-stylespace"):
+    for name in ("cpu-small-affine", "cpu-small-stylespace", "cpu-small-paired-affine"):
         presets.PRESETS[name] = replace(presets.PRESETS[name], **fields)
 
 

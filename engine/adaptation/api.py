@@ -27,7 +27,7 @@ from engine.generator import Generator
 from engine.jobs import CancelToken, ProgressFn, is_cancelled, report
 from engine.stylespace import layout_fingerprint, style_layout
 
-from .losses import LOSSES, JoJoLoss, MTGLoss, NadaLoss, PairedLoss, PixelLoss, sample_w
+from .losses import LOSSES, JoJoLoss, MTGLoss, NadaLoss, PairedLoss, PixelLoss, ToneMap, chroma, sample_w
 from .params import PARAMS, AffineLight, Parameterisation, StyleSpaceOffset, make_param
 from .presets import Preset, get_preset
 from .references import Reference, png_thumbnail, prepare_reference
@@ -188,14 +188,15 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     rng = torch.Generator().manual_seed(int(seed))
     p = make_param(param, gen, torgb=torgb, rank=rank, generator=rng)
     pixel = PixelLoss(discriminator=disc, lpips=_lpips(vgg16)).to(dev)
-    contrast_note = ""
-    if loss == "jojo" and pre.contrast_lr and lr is None:
-        pre, contrast_note = _contrast_scaled(pre, p, refs)
-    loss_fn = _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, jojo_anchor, coarse_rows)
+    notes: list[str] = []
+    tone = (None, 0.0)
+    if loss == "jojo" and ((pre.contrast_lr and lr is None) or pre.tone_map):
+        pre, tone, notes = _read_references(pre, p, refs, scale_lr=lr is None)
+    loss_fn = _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, jojo_anchor, coarse_rows, tone)
     w_grid = sample_w(gen, 4, torch.Generator().manual_seed(PREVIEW_SEED))
     opt = torch.optim.Adam(list(p.trainable().values()), lr=pre.lr_at(0), betas=pre.betas)
     history: list[dict[str, float]] = []
-    cancelled, stopped, stopped_step, notes = False, None, None, [contrast_note] if contrast_note else []
+    cancelled, stopped, stopped_step = False, None, None
     best = math.inf
     step = 0
     early = ""
@@ -270,7 +271,7 @@ def _lpips(vgg16):
     return make_lpips(vgg16)
 
 
-def _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, anchor, coarse_rows):
+def _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, anchor, coarse_rows, tone=(None, 0.0)):
     dev = gen.w_avg.device
     if loss == "nada":
         return NadaLoss(gen, clips, text[0], text[1], rng, pre.batch, pre.mixing)
@@ -281,7 +282,8 @@ def _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, anchor, c
     if loss == "mtg":
         return MTGLoss(gen, clips, w_refs, targets, rng, pre.batch, pixel, p, pre.mixing)
     return JoJoLoss(gen, w_refs, targets, rng, pre.batch, pixel, coarse_rows, anchor_weight=anchor,
-                    mixed_weight=pre.mixed_weight, colour_weight=pre.colour_weight, diversity=pre.diversity)
+                    mixed_weight=pre.mixed_weight, colour_weight=pre.colour_weight, diversity=pre.diversity,
+                    tone_map=tone[0], tone_weight=tone[1])
 
 
 def _source_views(srcs: list[Reference], loaded, encoder, views: Sequence[int], cancel) -> list[Reference]:
@@ -313,18 +315,34 @@ def _step_loss(loss_fn, p, step, dev, notes):
             notes.append(f"out of GPU memory at step {step}: batch reduced to {loss_fn.batch}")
 
 
-def _contrast_scaled(pre: Preset, p: Parameterisation, refs: list[Reference]) -> tuple[Preset, str]:
-    """lr x min(8, contrast ** -``pre.contrast_lr``); contrast = the reference's against 16 fixed samples of the
-    model (at most 1): a flat reference (pencil on paper, far from the model's photos) trains faster."""
+def _read_references(pre: Preset, p: Parameterisation, refs: list[Reference], scale_lr: bool
+                     ) -> tuple[Preset, tuple[ToneMap | None, float], list[str]]:
+    """Settings read from the references against 16 fixed samples of the model, with a note on each:
+    ``scale_lr``: lr x min(8, contrast ** -``pre.contrast_lr``), contrast = the references' over the samples'
+    (at most 1): a flat reference (pencil on paper, far from the model's photos) trains faster. A monochrome
+    reference (chroma below ``pre.tone_chroma`` x the samples'): the :class:`ToneMap` fitted on it and its
+    weight ``pre.tone_map`` / that lr factor (the flatter the reference, the more samples may collapse onto it)."""
     from .losses import contrast_ratio
 
     w_refs, targets = _stack(refs, p.gen.w_avg.device)
     with torch.no_grad():
         samples = p.render_source(sample_w(p.gen, 16, torch.Generator().manual_seed(PREVIEW_SEED)))
+    notes, factor = [], 1.0
+    if pre.contrast_lr and scale_lr:
         c = max(0.2, contrast_ratio(targets, samples))
-    factor = min(CONTRAST_LR_MAX, c ** -pre.contrast_lr)
-    note = f"reference contrast {c:.3f}: lr {pre.lr:g} x {factor:.2f}"
-    return replace(pre, lr=pre.lr * factor), note
+        factor = min(CONTRAST_LR_MAX, c ** -pre.contrast_lr)
+        notes.append(f"reference contrast {c:.3f}: lr {pre.lr:g} x {factor:.2f}")
+        pre = replace(pre, lr=pre.lr * factor)
+    if not pre.tone_map:
+        return pre, (None, 0.0), notes
+    ratio = chroma(targets) / max(chroma(samples), 1e-6)
+    if ratio >= pre.tone_chroma:
+        return pre, (None, 0.0), notes
+    with torch.no_grad():
+        rec = p.render_source(w_refs)
+    weight = pre.tone_map / factor
+    notes.append(f"monochrome reference (chroma {ratio:.2f} x the model's): its tone map taught at weight {weight:.2f}")
+    return pre, (ToneMap.fit(rec, targets), weight), notes
 
 
 def _ema_update(ema: dict[str, torch.Tensor] | None, p: Parameterisation, decay: float):

@@ -4,6 +4,8 @@
   W+ rows and take the fine rows from random samples; the adapted render of each is pulled to its
   reference by a multi-scale pixel + image-gradient loss (+ discriminator features when the checkpoint
   carries ``d``, + LPIPS-VGG when a VGG16 file is given).
+  For a monochrome reference, a tone-map term also pulls each sample's render, pooled to 16 px, to the
+  reference's global tone/colour map (:class:`ToneMap`) applied to that sample's unadapted render.
 * :class:`PairedLoss` (source/target pairs): the adapted render of each inverted source is pulled to its
   target, pixel for pixel (same multi-scale loss, no mixing).
 * :class:`MTGLoss` (one reference, CLIP): Mind the Gap as StyleDomain's ``im2im_mtg``: across-domain
@@ -75,6 +77,17 @@ def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
+def pyramid_l1_grad(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per level of an image pyramid, summed: (mean L1, mean L1 of the image gradients)."""
+    pix = a.new_zeros(())
+    grad = a.new_zeros(())
+    for x, y in zip(pyramid(a), pyramid(b), strict=True):
+        pix = pix + (x - y).abs().mean()
+        for gx, gy in zip(image_gradients(x), image_gradients(y), strict=True):
+            grad = grad + (gx - gy).abs().mean()
+    return pix, grad
+
+
 class PixelLoss(torch.nn.Module):
     """Per level of an image pyramid: mean L1 + mean L1 of the image gradients (+ optional extras)."""
 
@@ -103,12 +116,7 @@ class PixelLoss(torch.nn.Module):
         return self
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
-        pix = a.new_zeros(())
-        grad = a.new_zeros(())
-        for x, y in zip(pyramid(a), pyramid(b), strict=True):
-            pix = pix + (x - y).abs().mean()
-            for gx, gy in zip(image_gradients(x), image_gradients(y), strict=True):
-                grad = grad + (gx - gy).abs().mean()
+        pix, grad = pyramid_l1_grad(a, b)
         out = {"pixel": pix, "grad": self.grad_weight * grad}
         if self.d is not None:
             out["d_feat"] = self.d_weight * sum((fa - fb).pow(2).mean() for fa, fb in
@@ -147,6 +155,64 @@ def similarity_loss(adapted: torch.Tensor, source: torch.Tensor, scale: float = 
     return F.relu(scale * dists(source) - dists(adapted))[mask].mean()
 
 
+# ---- the reference's tones (monochrome references) --------------------------------------------------
+
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """[B, 3, H, W] -> [B, 1, H, W] luminance."""
+    return (x * x.new_tensor(_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+
+def chroma(x: torch.Tensor) -> float:
+    """Mean colourfulness: max - min over the RGB channels, averaged over pixels (0 for a grey image)."""
+    return float((x.amax(1) - x.amin(1)).mean())
+
+
+class ToneMap(torch.nn.Module):
+    """A global colour transform ``out_c = f_c(Y) + sat * (x - Y)``: per channel a piecewise-linear curve of
+    the luminance Y (``knots`` points over [-1, 1]) plus one saturation factor. Fitted on the unadapted render
+    of the reference's latent -> the reference (:meth:`fit`), it is the medium's tones and colour without its
+    geometry, and with so few degrees of freedom it carries over to other faces."""
+
+    def __init__(self, knots: int = 8) -> None:
+        super().__init__()
+        self.knots = torch.nn.Parameter(torch.linspace(-1, 1, knots).repeat(3, 1))
+        self.sat = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = luma(x)
+        k = self.knots.shape[1]
+        pos = (y.clamp(-1, 1) + 1) / 2 * (k - 1)
+        i0 = pos.floor().clamp(0, k - 2).long()
+        frac = pos - i0
+        curves = [self.knots[c][i0] * (1 - frac) + self.knots[c][i0 + 1] * frac for c in range(3)]
+        return (torch.cat(curves, 1) + self.sat * (x - y)).clamp(-1, 1)
+
+    @classmethod
+    def fit(cls, source: torch.Tensor, target: torch.Tensor, steps: int = 800, lr: float = 1e-2) -> ToneMap:
+        """Least squares ``source -> target`` (Adam, deterministic); the result is frozen."""
+        tm = cls().to(source.device)
+        opt = torch.optim.Adam(tm.parameters(), lr=lr)
+        with torch.enable_grad():
+            for _ in range(steps):
+                loss = (tm(source) - target).pow(2).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        return tm.requires_grad_(False)
+
+
+def tone_loss(param: Parameterisation, tone_map: ToneMap, w: torch.Tensor, img: torch.Tensor) -> torch.Tensor:
+    """Pyramid L1 + gradient of the adapted render ``img`` of ``w``, pooled to 16 px, against the tone map of
+    the unadapted render of ``w``."""
+    with torch.no_grad():
+        toned = tone_map(param.render_source(w))
+    k = max(1, img.shape[-1] // 16)
+    return sum(pyramid_l1_grad(F.avg_pool2d(img, k), F.avg_pool2d(toned, k)))
+
+
 class JoJoLoss:
     """G_t(w_ref coarse rows + random fine rows) -> reference (see module docstring)."""
 
@@ -155,7 +221,7 @@ class JoJoLoss:
     def __init__(self, gen: Generator, w_refs: torch.Tensor, targets: torch.Tensor, rng: torch.Generator,
                  batch: int, pixel: PixelLoss, coarse_rows: int | None = None, alpha: float = 1.0,
                  anchor_weight: float = 1.0, mixed_weight: float = 1.0, colour_weight: float = 1.0,
-                 diversity: float = 0.0) -> None:
+                 diversity: float = 0.0, tone_map: ToneMap | None = None, tone_weight: float = 0.0) -> None:
         self.gen, self.w_refs, self.targets, self.rng, self.batch = gen, w_refs, targets, rng, batch
         self.pixel = pixel
         self.coarse = coarse_rows if coarse_rows is not None else default_coarse_rows(gen)
@@ -164,6 +230,7 @@ class JoJoLoss:
         self.mixed_weight = mixed_weight
         self.colour_weight = colour_weight
         self.diversity = diversity
+        self.tone_map, self.tone_weight = tone_map, tone_weight
         self.contrast: float | None = None  # the reference's contrast_ratio, on the first call
 
     def latents(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -190,10 +257,13 @@ class JoJoLoss:
                 if self.contrast is None:
                     self.contrast = contrast_ratio(self.targets, param.render_source(self.w_refs))
             parts["diversity"] = self.diversity * similarity_loss(img, src, self.contrast ** 2)
+        if self.tone_map is not None and self.tone_weight:
+            parts["tone"] = self.tone_weight * tone_loss(param, self.tone_map, w, img)
         if self.anchor_weight:
             rec = self.pixel(param.render(self.w_refs), self.targets)
             parts = {**parts, "rec": self.anchor_weight * sum(rec.values())}
         return _total(parts)
+
 
 
 class PairedLoss:

@@ -1,0 +1,100 @@
+"""The one-shot tone-map term: a monochrome reference's global tones taught to every sample (JoJo)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from adapt_helpers import negative_reference
+
+from engine.adaptation import Reference, adapt, presets, render_adapted
+from engine.adaptation.losses import ToneMap, chroma, default_coarse_rows, luma, pyramid_l1_grad, sample_w
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _colour_images(seed: int, n: int = 2, size: int = 16) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    smooth = torch.nn.functional.interpolate(torch.rand(n, 3, 4, 4, generator=g), size=size, mode="bilinear")
+    return smooth * 1.8 - 0.9
+
+
+def test_tone_map_starts_as_the_identity_and_chroma_is_zero_for_grey():
+    x = _colour_images(0)
+    assert torch.allclose(ToneMap()(x), x, atol=1e-5)
+    grey = luma(x).expand(-1, 3, -1, -1)
+    assert chroma(grey) < 1e-6 < chroma(x)
+
+
+def test_fitted_tone_map_carries_a_grey_tone_curve_over_to_other_images():
+    def medium(x):  # cream paper and dark ink: a monotone curve of the luminance, no colour
+        y = luma(x)
+        return torch.cat([0.8 * y + 0.1, 0.75 * y + 0.05, 0.6 * y - 0.05], 1)
+
+    train, test = _colour_images(1), _colour_images(2)
+    tm = ToneMap.fit(train, medium(train))
+    err = (tm(test) - medium(test)).abs().mean()
+    assert float(err) < 0.1 * float((test - medium(test)).abs().mean())
+    assert abs(float(tm.sat)) < 0.1
+    assert not any(p.requires_grad for p in tm.parameters())
+
+
+@pytest.fixture
+def tone_preset(monkeypatch):
+    def patch(**fields):
+        base = presets.PRESETS["cpu-small-affine"]
+        monkeypatch.setitem(presets.PRESETS, "cpu-small-affine", replace(base, plateau=None, **fields))
+    return patch
+
+
+def _grey(ref: Reference) -> Reference:
+    return replace(ref, image=luma(ref.image).expand(-1, 3, -1, -1).contiguous(), name="grey")
+
+
+def test_monochrome_reference_gets_the_tone_term_and_a_coloured_one_does_not(tiny_generator, tone_preset):
+    tone_preset(tone_map=2.0, contrast_lr=0.0)
+    ref = negative_reference(tiny_generator)
+    grey = adapt(tiny_generator, [_grey(ref)], steps=2, batch=2, seed=0)
+    assert "tone" in grey.history[-1]
+    assert any("monochrome reference" in n and "weight 2.00" in n for n in grey.notes)
+    coloured = adapt(tiny_generator, [ref], steps=2, batch=2, seed=0)
+    assert "tone" not in coloured.history[-1] and not any("monochrome" in n for n in coloured.notes)
+    tone_preset(tone_map=0.0, contrast_lr=0.0)
+    off = adapt(tiny_generator, [_grey(ref)], steps=2, batch=2, seed=0)
+    assert "tone" not in off.history[-1]
+
+
+def test_tone_weight_is_divided_by_the_contrast_lr_factor(tiny_generator, tone_preset):
+    tone_preset(tone_map=2.0, contrast_lr=2.0)
+    ref = _grey(negative_reference(tiny_generator))
+    flat = replace(ref, image=ref.image * 0.05)
+    res = adapt(tiny_generator, [flat], steps=1, batch=1, seed=0)
+    assert any("lr 0.002 x 8.00" in n for n in res.notes)
+    assert any("weight 0.25" in n for n in res.notes)
+
+
+def test_tone_term_pulls_unseen_samples_to_the_reference_tones(tiny_generator, tone_preset):
+    """Samples that are not in training end up closer (the term's own measure) to the tone map of their own
+    unadapted render with the term than without it, and the term falls during training."""
+    ref = _grey(negative_reference(tiny_generator))
+    w = ref.w_plus[None].repeat(8, 1, 1)  # fresh samples of the training distribution: new fine rows
+    coarse = default_coarse_rows(tiny_generator)
+    w[:, coarse:] = sample_w(tiny_generator, 8, torch.Generator().manual_seed(99))[:, coarse:]
+    with torch.no_grad():
+        rec = render_adapted(tiny_generator, ref.w_plus[None])
+        toned = ToneMap.fit(rec, ref.image)(render_adapted(tiny_generator, w))
+
+    def distance(delta) -> float:
+        with torch.no_grad():
+            img = render_adapted(tiny_generator, w, delta)
+        k = max(1, img.shape[-1] // 16)
+        return float(sum(pyramid_l1_grad(F.avg_pool2d(img, k), F.avg_pool2d(toned, k))))
+
+    tone_preset(tone_map=4.0, contrast_lr=0.0, mixed_weight=0.0)  # the tone term alone
+    res = adapt(tiny_generator, [ref], steps=30, batch=2, seed=0, lr=0.01, jojo_anchor=0.0)
+    tone = [h["tone"] for h in res.history]
+    assert res.history[-1]["pixel"] == res.history[-1]["grad"] == 0.0 and "rec" not in res.history[-1]
+    assert distance(res.delta) < 0.8 * distance(None)
+    assert sum(tone[-5:]) < 0.8 * sum(tone[:5])
