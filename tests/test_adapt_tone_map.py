@@ -98,3 +98,27 @@ def test_tone_term_pulls_unseen_samples_to_the_reference_tones(tiny_generator, t
     assert res.history[-1]["pixel"] == res.history[-1]["grad"] == 0.0 and "rec" not in res.history[-1]
     assert distance(res.delta) < 0.8 * distance(None)
     assert sum(tone[-5:]) < 0.8 * sum(tone[:5])
+
+
+def _pairs(gen, n: int = 3) -> tuple[list[Reference], list[Reference]]:
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        w_plus = gen.mapping(torch.randn(n, gen.config.style_dim, generator=g)).unsqueeze(1).repeat(1, gen.num_ws, 1)
+        img = gen.synthesize(gen.styles(w_plus), "const").clamp(-1, 1)
+    sources = [Reference(img[i : i + 1], w_plus[i], f"s{i}") for i in range(n)]
+    inked = 0.9 - 1.6 * luma(img).clamp(-1, 1).abs()  # a monochrome medium of each source
+    targets = [Reference(inked[i : i + 1].expand(-1, 3, -1, -1).contiguous(), w_plus[i], f"t{i}") for i in range(n)]
+    return sources, targets
+
+
+def test_paired_monochrome_targets_add_pseudo_pairs_of_random_faces(tiny_generator, monkeypatch):
+    base = presets.PRESETS["cpu-small-paired-affine"]
+    monkeypatch.setitem(presets.PRESETS, "cpu-small-paired-affine", replace(base, source_views=()))
+    sources, targets = _pairs(tiny_generator)
+    res = adapt(tiny_generator, targets, sources=sources, loss="paired", steps=20, batch=2, lr=0.02, invert_steps=0)
+    assert any("monochrome targets" in n and "weight 1.00" in n for n in res.notes)
+    tone = [h["tone"] for h in res.history]
+    assert sum(tone[-4:]) < sum(tone[:4])
+    coloured = adapt(tiny_generator, [replace(s, name="c") for s in sources], sources=sources, loss="paired",
+                     steps=2, batch=2, invert_steps=0)
+    assert "tone" not in coloured.history[-1] and not any("monochrome" in n for n in coloured.notes)

@@ -190,8 +190,8 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     pixel = PixelLoss(discriminator=disc, lpips=_lpips(vgg16)).to(dev)
     notes: list[str] = []
     tone = (None, 0.0)
-    if loss == "jojo" and ((pre.contrast_lr and lr is None) or pre.tone_map):
-        pre, tone, notes = _read_references(pre, p, refs, scale_lr=lr is None)
+    if (loss == "jojo" and pre.contrast_lr and lr is None) or (loss in ("jojo", "paired") and pre.tone_map):
+        pre, tone, notes = _read_references(pre, p, refs, srcs, scale_lr=loss == "jojo" and lr is None)
     loss_fn = _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, jojo_anchor, coarse_rows, tone)
     w_grid = sample_w(gen, 4, torch.Generator().manual_seed(PREVIEW_SEED))
     opt = torch.optim.Adam(list(p.trainable().values()), lr=pre.lr_at(0), betas=pre.betas)
@@ -278,7 +278,8 @@ def _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, anchor, c
     w_refs, targets = _stack(refs, dev)
     if loss == "paired":  # several latents per source (source_views): each trained towards its pair's target
         w_src, _ = _stack(srcs, dev)
-        return PairedLoss(w_src, targets.repeat(len(srcs) // len(refs), 1, 1, 1), rng, pre.batch, pixel)
+        return PairedLoss(w_src, targets.repeat(len(srcs) // len(refs), 1, 1, 1), rng, pre.batch, pixel, gen,
+                          tone[0], tone[1], pre.mixing)
     if loss == "mtg":
         return MTGLoss(gen, clips, w_refs, targets, rng, pre.batch, pixel, p, pre.mixing)
     return JoJoLoss(gen, w_refs, targets, rng, pre.batch, pixel, coarse_rows, anchor_weight=anchor,
@@ -315,16 +316,19 @@ def _step_loss(loss_fn, p, step, dev, notes):
             notes.append(f"out of GPU memory at step {step}: batch reduced to {loss_fn.batch}")
 
 
-def _read_references(pre: Preset, p: Parameterisation, refs: list[Reference], scale_lr: bool
-                     ) -> tuple[Preset, tuple[ToneMap | None, float], list[str]]:
-    """Settings read from the references against 16 fixed samples of the model, with a note on each:
-    ``scale_lr``: lr x min(8, contrast ** -``pre.contrast_lr``), contrast = the references' over the samples'
-    (at most 1): a flat reference (pencil on paper, far from the model's photos) trains faster. A monochrome
-    reference (chroma below ``pre.tone_chroma`` x the samples'): the :class:`ToneMap` fitted on it and its
-    weight ``pre.tone_map`` / that lr factor (the flatter the reference, the more samples may collapse onto it)."""
+def _read_references(pre: Preset, p: Parameterisation, refs: list[Reference], srcs: list[Reference],
+                     scale_lr: bool) -> tuple[Preset, tuple[ToneMap | None, float], list[str]]:
+    """Settings read from the references (the targets, with ``srcs``: paired) against 16 fixed samples of the
+    model, with a note on each. ``scale_lr``: lr x min(8, contrast ** -``pre.contrast_lr``), contrast = the
+    references' over the samples' (at most 1): a flat reference (pencil on paper, far from the model's photos)
+    trains faster. Monochrome references (chroma below ``pre.tone_chroma`` x the samples'): the
+    :class:`ToneMap` fitted on them (unadapted render of each latent -> its reference; paired: of each source)
+    and its weight ``pre.tone_map`` / that lr factor (the flatter the reference, the more samples may collapse
+    onto it)."""
     from .losses import contrast_ratio
 
-    w_refs, targets = _stack(refs, p.gen.w_avg.device)
+    dev = p.gen.w_avg.device
+    w_refs, targets = _stack(refs, dev)
     with torch.no_grad():
         samples = p.render_source(sample_w(p.gen, 16, torch.Generator().manual_seed(PREVIEW_SEED)))
     notes, factor = [], 1.0
@@ -335,13 +339,17 @@ def _read_references(pre: Preset, p: Parameterisation, refs: list[Reference], sc
         pre = replace(pre, lr=pre.lr * factor)
     if not pre.tone_map:
         return pre, (None, 0.0), notes
-    ratio = chroma(targets) / max(chroma(samples), 1e-6)
+    ratio = chroma(targets) / max(chroma(samples.clamp(-1, 1)), 1e-6)  # the samples as shown
     if ratio >= pre.tone_chroma:
         return pre, (None, 0.0), notes
+    if srcs:  # paired: each source's latent (every view) -> its target
+        w_refs = _stack(srcs, dev)[0]
+        targets = targets.repeat(len(srcs) // len(refs), 1, 1, 1)
     with torch.no_grad():
         rec = p.render_source(w_refs)
     weight = pre.tone_map / factor
-    notes.append(f"monochrome reference (chroma {ratio:.2f} x the model's): its tone map taught at weight {weight:.2f}")
+    what = "targets" if srcs else "reference"
+    notes.append(f"monochrome {what} (chroma {ratio:.2f} x the model's): their tone map taught at weight {weight:.2f}")
     return pre, (ToneMap.fit(rec, targets), weight), notes
 
 

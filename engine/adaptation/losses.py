@@ -7,7 +7,8 @@
   For a monochrome reference, a tone-map term also pulls each sample's render, pooled to 16 px, to the
   reference's global tone/colour map (:class:`ToneMap`) applied to that sample's unadapted render.
 * :class:`PairedLoss` (source/target pairs): the adapted render of each inverted source is pulled to its
-  target, pixel for pixel (same multi-scale loss, no mixing).
+  target, pixel for pixel (same multi-scale loss, no mixing); for monochrome targets, random faces are also
+  pulled to the pairs' tone map of their unadapted render (pseudo-pairs).
 * :class:`MTGLoss` (one reference, CLIP): Mind the Gap as StyleDomain's ``im2im_mtg``: across-domain
   direction (1), within-domain (0.5), CLIP reference (30) and reconstruction of G_t(w_ref) (10).
 * :class:`NadaLoss` (text): StyleGAN-NADA directional loss over prompt templates (1) + in-domain (0.25).
@@ -204,12 +205,13 @@ class ToneMap(torch.nn.Module):
         return tm.requires_grad_(False)
 
 
-def tone_loss(param: Parameterisation, tone_map: ToneMap, w: torch.Tensor, img: torch.Tensor) -> torch.Tensor:
-    """Pyramid L1 + gradient of the adapted render ``img`` of ``w``, pooled to 16 px, against the tone map of
-    the unadapted render of ``w``."""
+def tone_loss(param: Parameterisation, tone_map: ToneMap, w: torch.Tensor, img: torch.Tensor,
+              pool_to: int | None = 16) -> torch.Tensor:
+    """Pyramid L1 + gradient of the adapted render ``img`` of ``w`` against the tone map of the unadapted render
+    of ``w``, both pooled to ``pool_to`` px (None: at full size)."""
     with torch.no_grad():
         toned = tone_map(param.render_source(w))
-    k = max(1, img.shape[-1] // 16)
+    k = max(1, img.shape[-1] // pool_to) if pool_to else 1
     return sum(pyramid_l1_grad(F.avg_pool2d(img, k), F.avg_pool2d(toned, k)))
 
 
@@ -272,8 +274,10 @@ class PairedLoss:
     name = "paired"
 
     def __init__(self, w_sources: torch.Tensor, targets: torch.Tensor, rng: torch.Generator, batch: int,
-                 pixel: PixelLoss) -> None:
+                 pixel: PixelLoss, gen: Generator | None = None, tone_map: ToneMap | None = None,
+                 tone_weight: float = 0.0, mixing: float = 0.9) -> None:
         self.w, self.targets, self.rng, self.batch, self.pixel = w_sources, targets, rng, batch, pixel
+        self.gen, self.tone_map, self.tone_weight, self.mixing = gen, tone_map, tone_weight, mixing
 
     def __call__(self, param: Parameterisation, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         n = self.w.shape[0]
@@ -282,7 +286,11 @@ class PairedLoss:
         else:
             idx = torch.randperm(n, generator=self.rng)[: self.batch]
         idx = idx.to(self.w.device)
-        return _total(self.pixel(param.render(self.w[idx]), self.targets[idx]))
+        parts = self.pixel(param.render(self.w[idx]), self.targets[idx])
+        if self.tone_map is not None and self.tone_weight and self.gen is not None:
+            w = sample_w(self.gen, self.batch, self.rng, self.mixing)  # random faces, in the pairs' tones
+            parts["tone"] = self.tone_weight * tone_loss(param, self.tone_map, w, param.render(w), pool_to=None)
+        return _total(parts)
 
 
 # ---- CLIP losses -------------------------------------------------------------------------------------
