@@ -79,3 +79,31 @@ def test_paired_adapt_with_an_encoder_trains_on_both_views_and_learns(tiny_gener
                 lr=0.02, invert_steps=0)
     assert res.preset.source_views == (0,)
     assert res.final_losses["total"] < 0.9 * res.history[0]["total"]
+
+
+def test_bias_lr_speeds_up_only_the_affine_biases(tiny_generator, monkeypatch):
+    from dataclasses import replace
+
+    from engine.adaptation import presets
+    from engine.adaptation.api import _param_groups
+
+    p = make_param("affine", tiny_generator)
+    assert len(_param_groups(p, 1.0)) == 1
+    rest, bias = _param_groups(p, 10.0)
+    assert bias["lr_scale"] == 10.0 and rest["lr_scale"] == 1.0
+    assert len(bias["params"]) == len(rest["params"]) == len(p.trainable()) // 2
+    assert len(_param_groups(make_param("affinelight", tiny_generator), 10.0)) == 1  # no affine biases trained
+
+    gen = tiny_generator
+    sources, targets = _pairs(gen)
+    base = presets.PRESETS["cpu-small-paired-affine"]
+    runs = {}
+    for k in (1.0, 10.0):
+        monkeypatch.setitem(presets.PRESETS, "cpu-small-paired-affine", replace(base, bias_lr=k, source_views=()))
+        runs[k] = adapt(gen, targets, sources=sources, loss="paired", steps=1, batch=3, invert_steps=0).delta.deltas
+    for name, d1 in runs[1.0].items():
+        d10 = runs[10.0][name]
+        if name.endswith("modulation.bias"):
+            assert torch.allclose(d10, 10 * d1, rtol=1e-3, atol=1e-9), name
+        else:
+            assert torch.equal(d10, d1), name

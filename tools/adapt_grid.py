@@ -5,7 +5,8 @@
 
 One row per held-out seed (default 1000..1003). Columns: the reference (few-shot: the first pair's target,
 seed 100; one-shot: the domain render of seed 0), the unadapted model's render, the one-shot result (if
-``--one``), the few-shot result (if ``--paired``), and the true target-domain image of that seed. The
+``--one``), the few-shot result (if ``--paired``), and the true target-domain image of that seed (the reference
+and targets drawn at ``--drawn`` px and shrunk like a reference file, as the model saw them). The
 64-px renders are upscaled ``--scale`` times (nearest neighbour) so the pixels stay honest.
 """
 
@@ -49,7 +50,17 @@ def _uint8(img: torch.Tensor) -> list[np.ndarray]:
     return list(x.astype(np.uint8))
 
 
-def make_grid(domain: str, results: dict[str, str], seeds: list[int], scale: int) -> Image.Image:
+def drawing(seed: int, domain: str, size: int, drawn: int) -> np.ndarray:
+    """The demo world's image of ``seed`` in ``domain`` at ``size``: drawn at ``drawn`` px and, when larger,
+    resized like a reference file is loaded (``engine.inversion.api.image_to_tensor``)."""
+    if drawn <= size:
+        return render(FaceParams.from_seed(seed), domain, size)
+    from engine.inversion.api import image_to_tensor
+
+    return _uint8(image_to_tensor(Image.fromarray(render(FaceParams.from_seed(seed), domain, drawn)), size))[0]
+
+
+def make_grid(domain: str, results: dict[str, str], seeds: list[int], scale: int, drawn: int = 256) -> Image.Image:
     loaded = load_generator(demo_model_path())
     gen = loaded.generator
     size = gen.config.size
@@ -58,9 +69,9 @@ def make_grid(domain: str, results: dict[str, str], seeds: list[int], scale: int
         columns = {"source render": _uint8(render_adapted(gen, w))}
         for label, path in results.items():
             columns[label] = _uint8(render_adapted(gen, w, *load_result(path)))
-    columns["true target"] = [render(FaceParams.from_seed(s), domain, size) for s in seeds]
+    columns["true target"] = [drawing(s, domain, size, drawn) for s in seeds]
     ref_seed = 100 if any("few-shot" in k for k in results) else 0
-    reference = render(FaceParams.from_seed(ref_seed), domain, size)
+    reference = drawing(ref_seed, domain, size, drawn)
     labels = [f"reference (seed {ref_seed})", *columns]
     t = size * scale
     grid = Image.new("RGB", (t * len(labels), LABEL_H + t * len(seeds)), "white")
@@ -82,6 +93,9 @@ def main() -> None:
     ap.add_argument("--paired", default=None, help="few-shot (paired) result file")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1000, 1001, 1002, 1003])
     ap.add_argument("--scale", type=int, default=3)
+    ap.add_argument("--drawn", type=int, default=256,
+                    help="draw the reference and the true targets at this size, then shrink them as a reference "
+                         "file is loaded (the model's size: drawn directly, aliased line screens and all)")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -91,7 +105,7 @@ def main() -> None:
     if args.paired:
         results["few-shot adapted"] = args.paired
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    make_grid(args.domain, results, args.seeds, args.scale).save(args.output)
+    make_grid(args.domain, results, args.seeds, args.scale, args.drawn).save(args.output)
 
 
 if __name__ == "__main__":

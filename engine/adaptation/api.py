@@ -194,7 +194,7 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
         pre, tone, notes = _read_references(pre, p, refs, srcs, scale_lr=loss == "jojo" and lr is None)
     loss_fn = _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, jojo_anchor, coarse_rows, tone)
     w_grid = sample_w(gen, 4, torch.Generator().manual_seed(PREVIEW_SEED))
-    opt = torch.optim.Adam(list(p.trainable().values()), lr=pre.lr_at(0), betas=pre.betas)
+    opt = torch.optim.Adam(_param_groups(p, pre.bias_lr), lr=pre.lr_at(0), betas=pre.betas)
     history: list[dict[str, float]] = []
     cancelled, stopped, stopped_step = False, None, None
     best = math.inf
@@ -206,7 +206,7 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
             cancelled = True
             break
         for group in opt.param_groups:
-            group["lr"] = pre.lr_at(step)
+            group["lr"] = pre.lr_at(step) * group["lr_scale"]
         saved = p.state()
         total, values = _step_loss(loss_fn, p, step, dev, notes)
         value = float(total.detach())
@@ -252,6 +252,17 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     _attach_output(result, p, gen, sha, name or (refs[0].name if refs else (text[1] if text else "adapted")),
                    refs, sparsify)
     return result
+
+
+def _param_groups(p: Parameterisation, bias_lr: float) -> list[dict]:
+    """Adam parameter groups, each with its ``lr_scale``: the affine biases (a constant style offset each) at
+    ``bias_lr``, everything else at 1 (one group when ``bias_lr`` is 1 or there are no affine biases)."""
+    trained = p.trainable()
+    bias = [v for k, v in trained.items() if k.endswith("modulation.bias")]
+    if bias_lr == 1.0 or not bias:
+        return [{"params": list(trained.values()), "lr_scale": 1.0}]
+    rest = [v for k, v in trained.items() if not k.endswith("modulation.bias")]
+    return [{"params": rest, "lr_scale": 1.0}, {"params": bias, "lr_scale": float(bias_lr)}]
 
 
 def _load_clips(clip: Sequence, dev) -> list:
@@ -348,8 +359,8 @@ def _read_references(pre: Preset, p: Parameterisation, refs: list[Reference], sr
     with torch.no_grad():
         rec = p.render_source(w_refs)
     weight = pre.tone_map / factor
-    what = "targets" if srcs else "reference"
-    notes.append(f"monochrome {what} (chroma {ratio:.2f} x the model's): their tone map taught at weight {weight:.2f}")
+    what = "targets (chroma {:.2f} x the model's): their" if srcs else "reference (chroma {:.2f} x the model's): its"
+    notes.append(f"monochrome {what.format(ratio)} tone map taught at weight {weight:.2f}")
     return pre, (ToneMap.fit(rec, targets), weight), notes
 
 
@@ -387,6 +398,7 @@ def _metadata(gen, sha, model_name, p, loss, pre, seed, steps_done, seconds, fin
                          layout_fingerprint(style_layout(gen.config)), "size": gen.config.size},
         "param": p.name, "torgb": getattr(p, "torgb", None), "loss": loss, "preset": pre.name,
         "steps": pre.steps, "steps_done": steps_done, "batch": pre.batch, "lr": pre.lr, "betas": list(pre.betas),
+        **({"bias_lr": pre.bias_lr} if pre.bias_lr != 1.0 else {}),
         "seed": int(seed), "seconds": seconds, "trained_parameters": p.count, "final_losses": final,
         "cancelled": cancelled, "stopped": stopped, "stopped_step": stopped_step, "notes": notes,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
