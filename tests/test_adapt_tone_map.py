@@ -1,4 +1,4 @@
-"""The one-shot tone-map term: a monochrome reference's global tones taught to every sample (JoJo)."""
+"""The tone-map term: the global tones of references with little colour taught to random faces (JoJo, paired)."""
 
 from __future__ import annotations
 
@@ -58,9 +58,9 @@ def test_monochrome_reference_gets_the_tone_term_and_a_coloured_one_does_not(tin
     ref = negative_reference(tiny_generator)
     grey = adapt(tiny_generator, [_grey(ref)], steps=2, batch=2, seed=0)
     assert "tone" in grey.history[-1]
-    assert any("monochrome reference" in n and "weight 2.00" in n for n in grey.notes)
+    assert any("tone map of the reference" in n and "weight 2.00" in n for n in grey.notes)
     coloured = adapt(tiny_generator, [ref], steps=2, batch=2, seed=0)
-    assert "tone" not in coloured.history[-1] and not any("monochrome" in n for n in coloured.notes)
+    assert "tone" not in coloured.history[-1] and not any("tone map" in n for n in coloured.notes)
     tone_preset(tone_map=0.0, contrast_lr=0.0)
     off = adapt(tiny_generator, [_grey(ref)], steps=2, batch=2, seed=0)
     assert "tone" not in off.history[-1]
@@ -111,14 +111,15 @@ def _pairs(gen, n: int = 3) -> tuple[list[Reference], list[Reference]]:
     return sources, targets
 
 
-def test_paired_monochrome_targets_add_pseudo_pairs_of_random_faces(tiny_generator, monkeypatch):
+def test_paired_targets_with_little_colour_add_pseudo_pairs_of_random_faces(tiny_generator, monkeypatch):
+    """Paired (tone_chroma 1): grey targets get the term, targets more colourful than the model's faces do not."""
     base = presets.PRESETS["cpu-small-paired-affine"]
     monkeypatch.setitem(presets.PRESETS, "cpu-small-paired-affine", replace(base, source_views=()))
     sources, targets = _pairs(tiny_generator)
     res = adapt(tiny_generator, targets, sources=sources, loss="paired", steps=20, batch=2, lr=0.02, invert_steps=0)
-    assert any("monochrome targets" in n and "weight 1.00" in n for n in res.notes)
+    assert any("tone map of the targets" in n and "weight 1.00" in n for n in res.notes)
     tone = [h["tone"] for h in res.history]
     assert sum(tone[-4:]) < sum(tone[:4])
-    coloured = adapt(tiny_generator, [replace(s, name="c") for s in sources], sources=sources, loss="paired",
-                     steps=2, batch=2, invert_steps=0)
-    assert "tone" not in coloured.history[-1] and not any("monochrome" in n for n in coloured.notes)
+    vivid = [replace(s, image=(luma(s.image) + 3 * (s.image - luma(s.image))).clamp(-1, 1), name="v") for s in sources]
+    coloured = adapt(tiny_generator, vivid, sources=sources, loss="paired", steps=2, batch=2, invert_steps=0)
+    assert "tone" not in coloured.history[-1] and not any("tone map" in n for n in coloured.notes)

@@ -332,7 +332,7 @@ def _read_references(pre: Preset, p: Parameterisation, refs: list[Reference], sr
     """Settings read from the references (the targets, with ``srcs``: paired) against 16 fixed samples of the
     model, with a note on each. ``scale_lr``: lr x min(8, contrast ** -``pre.contrast_lr``), contrast = the
     references' over the samples' (at most 1): a flat reference (pencil on paper, far from the model's photos)
-    trains faster. Monochrome references (chroma below ``pre.tone_chroma`` x the samples'): the
+    trains faster. References with little colour (chroma below ``pre.tone_chroma`` x the samples'): the
     :class:`ToneMap` fitted on them (unadapted render of each latent -> its reference; paired: of each source)
     and its weight ``pre.tone_map`` / that lr factor (the flatter the reference, the more samples may collapse
     onto it)."""
@@ -359,8 +359,9 @@ def _read_references(pre: Preset, p: Parameterisation, refs: list[Reference], sr
     with torch.no_grad():
         rec = p.render_source(w_refs)
     weight = pre.tone_map / factor
-    what = "targets (chroma {:.2f} x the model's): their" if srcs else "reference (chroma {:.2f} x the model's): its"
-    notes.append(f"monochrome {what.format(ratio)} tone map taught at weight {weight:.2f}")
+    what = "targets" if srcs else "reference"
+    notes.append(f"tone map of the {what} (chroma {ratio:.2f} x the model's, below {pre.tone_chroma:g}) taught to "
+                 f"random faces at weight {weight:.2f}")
     return pre, (ToneMap.fit(rec, targets), weight), notes
 
 

@@ -4,10 +4,11 @@
   W+ rows and take the fine rows from random samples; the adapted render of each is pulled to its
   reference by a multi-scale pixel + image-gradient loss (+ discriminator features when the checkpoint
   carries ``d``, + LPIPS-VGG when a VGG16 file is given).
-  For a monochrome reference, a tone-map term also pulls each sample's render, pooled to 16 px, to the
-  reference's global tone/colour map (:class:`ToneMap`) applied to that sample's unadapted render.
+  For a reference with little colour (monochrome), a tone-map term also pulls each sample's render, pooled
+  to 16 px, to the reference's global tone/colour map (:class:`ToneMap`) of that sample's unadapted render.
 * :class:`PairedLoss` (source/target pairs): the adapted render of each inverted source is pulled to its
-  target, pixel for pixel (same multi-scale loss, no mixing); for monochrome targets, random faces are also
+  target, pixel for pixel (same multi-scale loss, no mixing); for targets no more colourful than the model's
+  faces, random faces are also
   pulled to the pairs' tone map of their unadapted render (pseudo-pairs).
 * :class:`MTGLoss` (one reference, CLIP): Mind the Gap as StyleDomain's ``im2im_mtg``: across-domain
   direction (1), within-domain (0.5), CLIP reference (30) and reconstruction of G_t(w_ref) (10).
@@ -156,7 +157,7 @@ def similarity_loss(adapted: torch.Tensor, source: torch.Tensor, scale: float = 
     return F.relu(scale * dists(source) - dists(adapted))[mask].mean()
 
 
-# ---- the reference's tones (monochrome references) --------------------------------------------------
+# ---- the reference's tones (references with little colour) ------------------------------------------
 
 _LUMA = (0.299, 0.587, 0.114)
 
