@@ -123,3 +123,14 @@ def test_paired_targets_with_little_colour_add_pseudo_pairs_of_random_faces(tiny
     vivid = [replace(s, image=(luma(s.image) + 3 * (s.image - luma(s.image))).clamp(-1, 1), name="v") for s in sources]
     coloured = adapt(tiny_generator, vivid, sources=sources, loss="paired", steps=2, batch=2, invert_steps=0)
     assert "tone" not in coloured.history[-1] and not any("tone map" in n for n in coloured.notes)
+
+
+def test_the_tone_term_keeps_runs_deterministic(tiny_generator, tone_preset):
+    tone_preset(tone_map=2.0, contrast_lr=0.0)
+    ref = _grey(negative_reference(tiny_generator))
+    a, b = (adapt(tiny_generator, [ref], steps=3, batch=2, seed=7) for _ in range(2))
+    assert "tone" in a.history[-1]
+    for name, d in a.delta.deltas.items():
+        assert torch.equal(d, b.delta.deltas[name]), name
+    c = adapt(tiny_generator, [ref], steps=3, batch=2, seed=8)
+    assert any(not torch.equal(d, c.delta.deltas[n]) for n, d in a.delta.deltas.items())
