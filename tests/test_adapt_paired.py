@@ -38,9 +38,9 @@ def _pairs(gen, n: int = 3) -> tuple[list[Reference], list[Reference]]:
     return sources, targets
 
 
-def test_small_model_paired_default_adds_the_encoder_view(tiny_generator):
+def test_small_model_paired_default_adds_the_encoder_and_three_short_inversion_views(tiny_generator):
     pre = default_preset("paired", "affine", tiny_generator.config.size)
-    assert pre.name == "cpu-small-paired-affine" and pre.source_views == (0,) and pre.schedule == "cosine"
+    assert pre.name == "cpu-small-paired-affine" and pre.source_views == (0, 5, 10, 25) and pre.schedule == "cosine"
 
 
 def test_source_views_are_the_encoder_latents_in_source_order(tiny_generator):
@@ -72,12 +72,12 @@ def test_paired_loss_pairs_every_view_with_its_own_target(tiny_generator):
         assert torch.equal(loss.w[i + len(sources)], views[i].w_plus)
 
 
-def test_paired_adapt_with_an_encoder_trains_on_both_views_and_learns(tiny_generator):
+def test_paired_adapt_with_an_encoder_trains_on_every_view_and_learns(tiny_generator):
     gen = tiny_generator
     sources, targets = _pairs(gen)
     res = adapt(gen, targets, sources=sources, loss="paired", encoder=_MeanEncoder(gen), steps=30, batch=6,
                 lr=0.02, invert_steps=0)
-    assert res.preset.source_views == (0,)
+    assert res.preset.source_views == (0, 5, 10, 25)
     assert res.final_losses["total"] < 0.9 * res.history[0]["total"]
 
 
