@@ -47,3 +47,26 @@ def test_a_cancel_raised_inside_a_stage_stops_the_run_and_fails_nothing(stage):
     assert cancelled
     assert failed == []  # the cancelled item (and those after it) are neither done nor failed
     assert 4 not in done and len(done) < 40
+
+
+def test_a_cancel_while_the_results_queue_is_full_does_not_hang():
+    """The writer stops on a cancel while the device stage has filled the results queue: the device stage's
+    end-of-stream marker must not wait forever for a queue nobody drains any more."""
+    import threading
+    import time
+
+    token = CancelToken()
+
+    def finish(job, value):
+        time.sleep(0.3)  # meanwhile the device stage fills the results queue
+        token.cancel()
+        check_cancel(token, "batch")
+
+    out: list = []
+    runner = threading.Thread(target=lambda: out.append(_run(Stages(lambda j: j, lambda items: items, finish),
+                                                             range(40), token)), daemon=True)
+    runner.start()
+    runner.join(20)
+    assert not runner.is_alive(), "the pipeline hung after the cancel"
+    done, failed, cancelled = out[0]
+    assert cancelled and done == [] and failed == []

@@ -85,8 +85,8 @@ class _Run:
             try:
                 q.put(item, timeout=_POLL)
                 return
-            except queue.Full:
-                if self.stop.is_set():
+            except queue.Full:  # a full queue when the run stops (cancel included): its consumer may be gone
+                if self.stopping():
                     raise _Stop from None
 
     def get(self, q: queue.Queue, timeout: float | None = None):
