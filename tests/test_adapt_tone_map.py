@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _colour_images(seed: int, n: int = 2, size: int = 16) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    smooth = torch.nn.functional.interpolate(torch.rand(n, 3, 4, 4, generator=g), size=size, mode="bilinear")
+    smooth = F.interpolate(torch.rand(n, 3, 4, 4, generator=g), size=size, mode="bilinear")
     return smooth * 1.8 - 0.9
 
 

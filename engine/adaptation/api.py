@@ -190,8 +190,9 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
     pixel = PixelLoss(discriminator=disc, lpips=_lpips(vgg16)).to(dev)
     notes: list[str] = []
     tone = (None, 0.0)
-    if (loss == "jojo" and pre.contrast_lr and lr is None) or (loss in ("jojo", "paired") and pre.tone_map):
-        pre, tone, notes = _read_references(pre, p, refs, srcs, scale_lr=loss == "jojo" and lr is None)
+    scale_lr = loss == "jojo" and lr is None and bool(pre.contrast_lr)
+    if scale_lr or (loss in ("jojo", "paired") and pre.tone_map):
+        pre, tone, notes = _read_references(pre, p, refs, srcs, scale_lr)
     loss_fn = _make_loss(loss, gen, p, refs, srcs, text, clips, rng, pre, pixel, jojo_anchor, coarse_rows, tone)
     w_grid = sample_w(gen, 4, torch.Generator().manual_seed(PREVIEW_SEED))
     opt = torch.optim.Adam(_param_groups(p, pre.bias_lr), lr=pre.lr_at(0), betas=pre.betas)
@@ -343,7 +344,7 @@ def _read_references(pre: Preset, p: Parameterisation, refs: list[Reference], sr
     with torch.no_grad():
         samples = p.render_source(sample_w(p.gen, 16, torch.Generator().manual_seed(PREVIEW_SEED)))
     notes, factor = [], 1.0
-    if pre.contrast_lr and scale_lr:
+    if scale_lr:
         c = max(0.2, contrast_ratio(targets, samples))
         factor = min(CONTRAST_LR_MAX, c ** -pre.contrast_lr)
         notes.append(f"reference contrast {c:.3f}: lr {pre.lr:g} x {factor:.2f}")

@@ -8,8 +8,7 @@
   to 16 px, to the reference's global tone/colour map (:class:`ToneMap`) of that sample's unadapted render.
 * :class:`PairedLoss` (source/target pairs): the adapted render of each inverted source is pulled to its
   target, pixel for pixel (same multi-scale loss, no mixing); for targets no more colourful than the model's
-  faces, random faces are also
-  pulled to the pairs' tone map of their unadapted render (pseudo-pairs).
+  faces, random faces are also pulled to the pairs' tone map of their unadapted render (pseudo-pairs).
 * :class:`MTGLoss` (one reference, CLIP): Mind the Gap as StyleDomain's ``im2im_mtg``: across-domain
   direction (1), within-domain (0.5), CLIP reference (30) and reconstruction of G_t(w_ref) (10).
 * :class:`NadaLoss` (text): StyleGAN-NADA directional loss over prompt templates (1) + in-domain (0.25).
@@ -266,7 +265,6 @@ class JoJoLoss:
             rec = self.pixel(param.render(self.w_refs), self.targets)
             parts = {**parts, "rec": self.anchor_weight * sum(rec.values())}
         return _total(parts)
-
 
 
 class PairedLoss:

@@ -31,8 +31,8 @@ class Preset:
     colour_weight: float = 1.0  # JoJo mixed latents: weight of the per-channel mean colour (1 = plain pixel loss)
     diversity: float = 0.0  # JoJo: weight of the pairwise-similarity loss that keeps mixed samples apart
     contrast_lr: float = 0.0  # JoJo: lr x contrast ** -this (contrast: losses.contrast_ratio of the reference)
-    tone_map: float = 0.0  # JoJo / paired: weight of the tone-map term (/ the contrast_lr factor), when it applies:
-    tone_chroma: float = 0.5  # references' chroma below this fraction of the model's samples' chroma
+    tone_map: float = 0.0  # JoJo / paired: weight of the tone-map term (/ the contrast_lr factor), for references
+    tone_chroma: float = 0.5  # ... whose chroma is below this fraction of the model's samples' chroma
     source_views: tuple[int, ...] = ()  # paired: more latents per source, inverted with these steps (0 = encoder)
     bias_lr: float = 1.0  # lr multiplier of the affine biases (each a constant style offset; affine and full)
 
