@@ -64,10 +64,16 @@ def targets(domain: str, seeds: list[int], size: int, how: str = "native64") -> 
     return out
 
 
+def drawn_like_reference(seed: int, domain: str, size: int, drawn: int = REF_SIZE) -> torch.Tensor:
+    """[1, 3, size, size] in [-1, 1]: the drawing at ``drawn`` px, loaded as a reference file is
+    (``engine.inversion.api.image_to_tensor``)."""
+    return image_to_tensor(domain_image(seed, domain, drawn), size)
+
+
 def _draw_targets(domain: str, seeds: list[int], size: int, how: str) -> np.ndarray:
     if how == "native64":
         return np.stack([np.asarray(domain_image(s, domain, size), np.float32) for s in seeds])
-    return np.concatenate([to_255(image_to_tensor(domain_image(s, domain, REF_SIZE), size)) for s in seeds])
+    return np.concatenate([to_255(drawn_like_reference(s, domain, size)) for s in seeds])
 
 
 def reference_file(domain: str, seed: int, tmp: Path) -> Path:

@@ -17,27 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from adapt_demo_table import domain_image, drawn_like_reference, load_result_file  # tools/, beside this file
 from PIL import Image, ImageDraw
 
 from engine.adaptation import render_adapted
 from engine.checkpoints import load_generator
-from engine.demo_world.domains import render
-from engine.demo_world.faces import FaceParams
 from engine.pipeline.seeds import z_batch_from_seeds
 from engine.resources import demo_model_path
 
 LABEL_H = 18
-
-
-def load_result(path: str):
-    """(delta, None) for a parameter-delta file, (None, direction) for a direction file."""
-    from engine.domains.direction import load_direction
-    from engine.domains.param_delta import FORMAT_NAME, load_param_delta
-    from engine.fileio import read_safetensors_metadata
-
-    if read_safetensors_metadata(path).get("format") == FORMAT_NAME:
-        return load_param_delta(path), None
-    return None, load_direction(path)
 
 
 def _tile(arr: np.ndarray, scale: int) -> Image.Image:
@@ -52,12 +40,10 @@ def _uint8(img: torch.Tensor) -> list[np.ndarray]:
 
 def drawing(seed: int, domain: str, size: int, drawn: int) -> np.ndarray:
     """The demo world's image of ``seed`` in ``domain`` at ``size``: drawn at ``drawn`` px and, when larger,
-    resized like a reference file is loaded (``engine.inversion.api.image_to_tensor``)."""
+    resized like a reference file is loaded."""
     if drawn <= size:
-        return render(FaceParams.from_seed(seed), domain, size)
-    from engine.inversion.api import image_to_tensor
-
-    return _uint8(image_to_tensor(Image.fromarray(render(FaceParams.from_seed(seed), domain, drawn)), size))[0]
+        return np.asarray(domain_image(seed, domain, size))
+    return _uint8(drawn_like_reference(seed, domain, size, drawn))[0]
 
 
 def make_grid(domain: str, results: dict[str, str], seeds: list[int], scale: int, drawn: int = 256) -> Image.Image:
@@ -68,7 +54,7 @@ def make_grid(domain: str, results: dict[str, str], seeds: list[int], scale: int
         w = gen.truncate(gen.mapping(z_batch_from_seeds(seeds, gen.config.style_dim)))
         columns = {"source render": _uint8(render_adapted(gen, w))}
         for label, path in results.items():
-            columns[label] = _uint8(render_adapted(gen, w, *load_result(path)))
+            columns[label] = _uint8(render_adapted(gen, w, *load_result_file(path)))
     columns["true target"] = [drawing(s, domain, size, drawn) for s in seeds]
     ref_seed = 100 if any("few-shot" in k for k in results) else 0
     reference = drawing(ref_seed, domain, size, drawn)
