@@ -88,3 +88,21 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, rosinality_pt, ref_p
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_grey_reference_and_grey_pairs_get_the_tone_map_through_the_cli(tmp_path, rosinality_pt, ref_png, capsys):
+    """The small-model defaults read the references: a grey reference (one-shot) and grey pair targets (few-shot)
+    are taught their tone map, which the --json summary says; few-shot also records the faster affine biases."""
+    grey = tmp_path / "grey.png"
+    Image.open(ref_png).convert("L").convert("RGB").save(grey)
+    assert _adapt(rosinality_pt, grey, tmp_path / "one.safetensors", "--json") == 0
+    one = json.loads(capsys.readouterr().out)
+    assert any(n.startswith("tone map of the reference") for n in one["notes"])
+    assert one["final_losses"]["tone"] > 0 and "bias_lr" not in one
+    assert main(["adapt", str(rosinality_pt), "--source", str(ref_png), "--reference", str(grey), "--aligned",
+                 "--loss", "paired", "--invert-steps", "2", "--steps", "3", "--batch", "1", "--device", "cpu",
+                 "--json", "-o", str(tmp_path / "few.safetensors")]) == 0
+    few = json.loads(capsys.readouterr().out)
+    assert any(n.startswith("tone map of the targets") for n in few["notes"])
+    assert few["final_losses"]["tone"] > 0 and few["bias_lr"] == 10.0
+    assert load_param_delta(tmp_path / "few.safetensors").deltas
