@@ -134,3 +134,43 @@ def test_the_tone_term_keeps_runs_deterministic(tiny_generator, tone_preset):
         assert torch.equal(d, b.delta.deltas[name]), name
     c = adapt(tiny_generator, [ref], steps=3, batch=2, seed=8)
     assert any(not torch.equal(d, c.delta.deltas[n]) for n, d in a.delta.deltas.items())
+
+
+def test_tone_map_offset_carries_the_pairs_mean_change_in_place_over_to_other_images():
+    """A medium that darkens the left half of every aligned image (a lit side) on top of a tone curve: the offset
+    learns the place-bound part from the training pairs, the curves alone cannot."""
+    shade = torch.zeros(1, 1, 16, 16)
+    shade[..., :8] = -0.4
+
+    def medium(x):
+        return (0.7 * luma(x) + 0.1 + shade).expand(-1, 3, -1, -1)
+
+    train, test = _colour_images(1, n=4), _colour_images(2, n=4)
+    plain = ToneMap.fit(train, medium(train))
+    placed = ToneMap.fit(train, medium(train), offset=True)
+    assert float(plain.offset.abs().max()) == 0.0 and placed.offset.shape == (1, 3, 16, 16)
+    assert not placed.offset.requires_grad
+    err_plain = float((plain(test) - medium(test)).abs().mean())
+    err_placed = float((placed(test) - medium(test)).abs().mean())
+    assert err_placed < 0.5 * err_plain
+    assert float(placed.offset[..., :8].mean()) < float(placed.offset[..., 8:].mean()) - 0.2
+
+
+def test_paired_tone_offset_is_noted_and_one_shot_never_uses_it(tiny_generator, monkeypatch):
+    base = presets.PRESETS["cpu-small-paired-affine"]
+    assert base.tone_offset  # the default for pairs
+    monkeypatch.setitem(presets.PRESETS, "cpu-small-paired-affine", replace(base, source_views=()))
+    sources, targets = _pairs(tiny_generator)
+    on = adapt(tiny_generator, targets, sources=sources, loss="paired", steps=2, batch=2, invert_steps=0)
+    assert any("targets plus their mean residual image" in n for n in on.notes)
+    monkeypatch.setitem(presets.PRESETS, "cpu-small-paired-affine", replace(base, source_views=(), tone_offset=False))
+    off = adapt(tiny_generator, targets, sources=sources, loss="paired", steps=2, batch=2, invert_steps=0)
+    assert any("tone map of the targets" in n for n in off.notes)
+    assert not any("mean residual" in n for n in off.notes)
+    assert on.history[0]["pixel"] == off.history[0]["pixel"]  # same pairs, same first step
+    assert on.history[0]["tone"] != off.history[0]["tone"]  # ... but another teacher for the random faces
+    one = presets.PRESETS["cpu-small-affine"]
+    monkeypatch.setitem(presets.PRESETS, "cpu-small-affine", replace(one, tone_offset=True, contrast_lr=0.0))
+    grey = adapt(tiny_generator, [_grey(negative_reference(tiny_generator))], steps=2, batch=2, seed=0)
+    assert any("tone map of the reference" in n for n in grey.notes)
+    assert not any("mean residual" in n for n in grey.notes)

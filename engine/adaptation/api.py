@@ -336,7 +336,7 @@ def _read_references(pre: Preset, p: Parameterisation, refs: list[Reference], sr
     trains faster. References with little colour (chroma below ``pre.tone_chroma`` x the samples'): the
     :class:`ToneMap` fitted on them (unadapted render of each latent -> its reference; paired: of each source)
     and its weight ``pre.tone_map`` / that lr factor (the flatter the reference, the more samples may collapse
-    onto it)."""
+    onto it); paired with ``pre.tone_offset``, plus the pairs' mean residual image (``ToneMap.offset``)."""
     from .losses import contrast_ratio
 
     dev = p.gen.w_avg.device
@@ -360,10 +360,11 @@ def _read_references(pre: Preset, p: Parameterisation, refs: list[Reference], sr
     with torch.no_grad():
         rec = p.render_source(w_refs)
     weight = pre.tone_map / factor
-    what = "targets" if srcs else "reference"
+    offset = bool(srcs) and pre.tone_offset
+    what = ("targets plus their mean residual image" if offset else "targets") if srcs else "reference"
     notes.append(f"tone map of the {what} (chroma {ratio:.2f} x the model's, below {pre.tone_chroma:g}) taught to "
                  f"random faces at weight {weight:.2f}")
-    return pre, (ToneMap.fit(rec, targets), weight), notes
+    return pre, (ToneMap.fit(rec, targets, offset=offset), weight), notes
 
 
 def _ema_update(ema: dict[str, torch.Tensor] | None, p: Parameterisation, decay: float):

@@ -175,12 +175,15 @@ class ToneMap(torch.nn.Module):
     """A global colour transform ``out_c = f_c(Y) + sat * (x - Y)``: per channel a piecewise-linear curve of
     the luminance Y (``knots`` points over [-1, 1]) plus one saturation factor. Fitted on the unadapted render
     of the reference's latent -> the reference (:meth:`fit`), it is the medium's tones and colour without its
-    geometry, and with so few degrees of freedom it carries over to other faces."""
+    geometry, and with so few degrees of freedom it carries over to other faces. ``offset`` (``fit(...,
+    offset=True)``, for several aligned pairs): the pairs' mean residual image added in place, the medium's
+    average change at each position of an aligned face (lighting, paper, the line screen)."""
 
     def __init__(self, knots: int = 8) -> None:
         super().__init__()
         self.knots = torch.nn.Parameter(torch.linspace(-1, 1, knots).repeat(3, 1))
         self.sat = torch.nn.Parameter(torch.ones(()))
+        self.register_buffer("offset", torch.zeros(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = luma(x)
@@ -189,11 +192,13 @@ class ToneMap(torch.nn.Module):
         i0 = pos.floor().clamp(0, k - 2).long()
         frac = pos - i0
         curves = [self.knots[c][i0] * (1 - frac) + self.knots[c][i0 + 1] * frac for c in range(3)]
-        return (torch.cat(curves, 1) + self.sat * (x - y)).clamp(-1, 1)
+        return (torch.cat(curves, 1) + self.sat * (x - y) + self.offset).clamp(-1, 1)
 
     @classmethod
-    def fit(cls, source: torch.Tensor, target: torch.Tensor, steps: int = 800, lr: float = 1e-2) -> ToneMap:
-        """Least squares ``source -> target`` (Adam, deterministic); the result is frozen."""
+    def fit(cls, source: torch.Tensor, target: torch.Tensor, steps: int = 800, lr: float = 1e-2,
+            offset: bool = False) -> ToneMap:
+        """Least squares ``source -> target`` (Adam, deterministic), then with ``offset`` the mean residual
+        ``target - f(source)`` over the batch; the result is frozen."""
         tm = cls().to(source.device)
         opt = torch.optim.Adam(tm.parameters(), lr=lr)
         with torch.enable_grad():
@@ -202,6 +207,9 @@ class ToneMap(torch.nn.Module):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+        if offset:
+            with torch.no_grad():
+                tm.offset = (target - tm(source)).mean(0, keepdim=True)
         return tm.requires_grad_(False)
 
 
