@@ -174,3 +174,11 @@ def test_paired_tone_offset_is_noted_and_one_shot_never_uses_it(tiny_generator, 
     grey = adapt(tiny_generator, [_grey(negative_reference(tiny_generator))], steps=2, batch=2, seed=0)
     assert any("tone map of the reference" in n for n in grey.notes)
     assert not any("mean residual" in n for n in grey.notes)
+
+
+def test_one_stylespace_direction_from_grey_pairs_gets_the_same_teacher(tiny_generator):
+    sources, targets = _pairs(tiny_generator)
+    res = adapt(tiny_generator, targets, sources=sources, loss="paired", param="stylespace", steps=2, batch=2,
+                invert_steps=0)
+    assert res.direction is not None and "tone" in res.history[-1]
+    assert any("targets plus their mean residual image" in n for n in res.notes)

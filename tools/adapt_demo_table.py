@@ -224,7 +224,7 @@ def _override_presets(items: list[str]) -> None:
     if not items:
         return
     fields = {k: parse_value(v) for k, _, v in (i.partition("=") for i in items)}
-    for name in ("cpu-small-affine", "cpu-small-stylespace", "cpu-small-paired-affine"):
+    for name in ("cpu-small-affine", "cpu-small-stylespace", "cpu-small-paired-affine", "cpu-small-paired-stylespace"):
         presets.PRESETS[name] = replace(presets.PRESETS[name], **fields)
 
 
