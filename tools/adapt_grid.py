@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from adapt_demo_table import domain_image, drawn_like_reference, load_result_file  # tools/, beside this file
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from engine.adaptation import render_adapted
 from engine.checkpoints import load_generator
@@ -62,13 +62,14 @@ def make_grid(domain: str, results: dict[str, str], seeds: list[int], scale: int
     t = size * scale
     grid = Image.new("RGB", (t * len(labels), LABEL_H + t * len(seeds)), "white")
     draw = ImageDraw.Draw(grid)
+    font = ImageFont.load_default(size=12)  # the bitmap default dropped the space in "one-shot adapted"
     for c, label in enumerate(labels):
-        draw.text((c * t + 4, 3), label, fill="black")
+        draw.text((c * t + 4, 2), label, fill="black", font=font)
     for r, seed in enumerate(seeds):
         row = [reference if r == 0 else np.full_like(reference, 255)] + [col[r] for col in columns.values()]
         for c, arr in enumerate(row):
             grid.paste(_tile(arr, scale), (c * t, LABEL_H + r * t))
-        draw.text((t + 4, LABEL_H + r * t + 2), f"seed {seed}", fill="yellow")
+        draw.text((t + 4, LABEL_H + r * t + 2), f"seed {seed}", fill="yellow", font=font)
     return grid
 
 
