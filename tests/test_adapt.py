@@ -126,8 +126,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_state(tiny_generator, monkeypatc
     real = api._step_loss
     calls = []
 
-    def flaky(loss_fn, p, step, dev, notes):
-        total, values = real(loss_fn, p, step, dev, notes)
+    def flaky(loss_fn, p, step, dev, notes, opt):
+        total, values = real(loss_fn, p, step, dev, notes, opt)
         calls.append(p.state())
         return (total * float("nan"), values) if step == 4 else (total, values)
 
@@ -136,6 +136,49 @@ def test_nan_loss_stops_and_keeps_the_last_good_state(tiny_generator, monkeypatc
     assert res.stopped == "NaN/Inf loss" and res.stopped_step == 4 and res.steps_done == 4
     good = calls[4]  # the state after four good updates, before the bad step
     assert all(torch.equal(res.delta.deltas[k], good[k]) for k in res.delta.deltas)
+
+
+class _OutOfMemoryInBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (backward)")
+
+
+@pytest.mark.parametrize("where", ["forward", "backward"])
+def test_out_of_memory_halves_the_batch_and_says_so(tiny_generator, where):
+    """CUDA OOM in the loss or its backward pass: the cache is freed and the step retried at half the batch,
+    with a note; at batch 1 it is one clear user error. (A fake CUDA device: only the retry logic is tested.)"""
+    import engine.adaptation.api as api
+
+    x = torch.ones(3, requires_grad=True)
+    opt = torch.optim.Adam([x])
+
+    class Loss:
+        def __init__(self) -> None:
+            self.batch, self.seen = 4, []
+
+        def __call__(self, p, step):
+            self.seen.append(self.batch)
+            if self.batch > 2 and where == "forward":
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+            y = _OutOfMemoryInBackward.apply(x) if self.batch > 2 else x
+            return (y * self.batch).sum(), {"pixel": 1.0}
+
+    loss, notes = Loss(), []
+    total, _ = api._step_loss(loss, None, 7, torch.device("cuda"), notes, opt)
+    assert loss.seen == [4, 2] and float(total.detach()) == 6.0 and torch.equal(x.grad, torch.full((3,), 2.0))
+    assert notes == ["out of GPU memory at step 7: batch reduced to 2"]
+
+    def always(p, step):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    always.batch = 1
+    with pytest.raises(UserError, match="even at batch 1"):
+        api._step_loss(always, None, 0, torch.device("cuda"), [], opt)
 
 
 def test_saved_files_reproduce_the_adapted_render(tiny_generator, tmp_path):

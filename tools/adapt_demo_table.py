@@ -205,12 +205,12 @@ def _trace_ratios(gen, w, source, trues, every: int, domain: str) -> None:
     original = getattr(api, "_original_step_loss", api._step_loss)
     api._original_step_loss = original
 
-    def traced(loss_fn, p, step, dev, notes):
+    def traced(loss_fn, p, step, dev, notes, opt):
         if step and step % every == 0:
             with torch.no_grad():
                 img = to_255(p.render(w))
             print(json.dumps({"domain": domain, "step": step, "ratio": ratios(img, source, trues)}), flush=True)
-        total, values = original(loss_fn, p, step, dev, notes)
+        total, values = original(loss_fn, p, step, dev, notes, opt)
         if step % every == 0:
             print(json.dumps({"domain": domain, "step": step, "losses": {k: round(v, 4) for k, v in values.items()}}),
                   flush=True)

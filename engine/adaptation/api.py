@@ -209,14 +209,12 @@ def adapt(loaded_generator: LoadedGenerator | Generator, references: Sequence = 
         for group in opt.param_groups:
             group["lr"] = pre.lr_at(step) * group["lr_scale"]
         saved = p.state()
-        total, values = _step_loss(loss_fn, p, step, dev, notes)
+        total, values = _step_loss(loss_fn, p, step, dev, notes, opt)
         value = float(total.detach())
         if not math.isfinite(value) or (step >= 10 and value > EXPLODE_FACTOR * best):
             stopped, stopped_step = ("NaN/Inf loss" if not math.isfinite(value) else "exploding loss"), step
             break
         best = min(best, value)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
         opt.step()
         if not p.finite():
             p.load_state(saved)
@@ -315,14 +313,20 @@ def _source_views(srcs: list[Reference], loaded, encoder, views: Sequence[int], 
     return out
 
 
-def _step_loss(loss_fn, p, step, dev, notes):
-    """One loss evaluation; on CUDA out-of-memory free the cache and retry with half the batch."""
+def _step_loss(loss_fn, p, step, dev, notes, opt):
+    """One loss evaluation and its backward pass into fresh gradients (none for a non-finite loss); on CUDA
+    out-of-memory in either, free the cache and retry with half the batch, with a note."""
     while True:
         try:
-            return loss_fn(p, step)
+            total, values = loss_fn(p, step)
+            opt.zero_grad(set_to_none=True)
+            if math.isfinite(float(total.detach())):
+                total.backward()
+            return total, values
         except torch.cuda.OutOfMemoryError:
             if dev.type != "cuda" or getattr(loss_fn, "batch", 1) <= 1:
                 raise UserError("out of GPU memory even at batch 1; try --device cpu or a smaller model") from None
+            opt.zero_grad(set_to_none=True)
             torch.cuda.empty_cache()
             loss_fn.batch = max(1, loss_fn.batch // 2)
             notes.append(f"out of GPU memory at step {step}: batch reduced to {loss_fn.batch}")
