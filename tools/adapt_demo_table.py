@@ -131,6 +131,8 @@ def main() -> None:
     ap.add_argument("--pair-size", type=int, default=None,
                     help="paired: draw the pairs at this size and load them like a reference (256: like the "
                          "CLI with 256-px PNGs, the fair set against shrunk256); default: the model's size")
+    ap.add_argument("--pair-seed", type=int, default=None,
+                    help="paired: the 8 pairs' first seed (default 100: seeds 100..107)")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--coarse-rows", type=int, default=None)
@@ -171,8 +173,9 @@ def main() -> None:
             srcs = []
         else:
             drawn = args.pair_size or size
-            refs = [prepare_reference(domain_image(s, domain, drawn), loaded, invert_steps=0) for s in PAIR_SEEDS]
-            srcs = [prepare_reference(domain_image(s, "photo", drawn), loaded) for s in PAIR_SEEDS]
+            seeds = range(args.pair_seed, args.pair_seed + len(PAIR_SEEDS)) if args.pair_seed else PAIR_SEEDS
+            refs = [prepare_reference(domain_image(s, domain, drawn), loaded, invert_steps=0) for s in seeds]
+            srcs = [prepare_reference(domain_image(s, "photo", drawn), loaded) for s in seeds]
         if args.eval_every:
             _trace_ratios(gen, w, source, trues, args.eval_every, domain)
         for param in args.params:
@@ -186,6 +189,7 @@ def main() -> None:
             img = to_255(render_adapted(gen, w, res.delta, res.direction))
             row = {"domain": domain, "param": param, "mode": args.mode, "ref_seed": args.ref_seed,
                    "pair_size": args.pair_size if args.mode == "paired" else None,
+                   "pair_seed": args.pair_seed if args.mode == "paired" else None,
                    "ratio": ratios(img, source, trues), "trained": res.trained_count, "steps": res.steps_done,
                    "seconds": round(secs, 1), "final_loss": res.final_losses.get("total"),
                    "preset_set": args.preset_set, "notes": res.notes}
