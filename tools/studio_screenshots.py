@@ -8,7 +8,8 @@ sample photo from the library (inverted; shown pasted back into the photo), blen
 the blend pad (mouse drag; the before/after split on), adapts to a demo-world reference with the loss curve
 running, batch-exports a folder, verifies the model library and opens Settings. Each state is saved with
 ``QWidget.grab()``: main-window-inverted.png, main-window-blend.png, main-window-adapting.png,
-batch-dialog.png, model-manager.png, settings.png. The model library and the settings live
+main-window-pairs.png (a few-shot run from four photo / clay pairs on the Pairs tab), batch-dialog.png,
+model-manager.png, settings.png. The model library and the settings live
 in a temporary folder.
 """
 
@@ -28,13 +29,15 @@ WINDOW_SIZE = (1400, 900)
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 120.0, what: str = "") -> None:
     """Run the event loop until ``predicate()`` holds; RuntimeError after ``timeout_s``."""
-    from PySide6.QtTest import QTest
+    from PySide6.QtCore import QEventLoop, QTimer
 
     end = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > end:
             raise RuntimeError(f"timed out waiting for {what or predicate}")
-        QTest.qWait(20)
+        loop = QEventLoop()  # an event loop, not QTest.qWait: qWait keeps the GIL and starves the GPU worker
+        QTimer.singleShot(20, loop.quit)
+        loop.exec()
 
 
 def drop(widget, paths) -> None:
@@ -180,6 +183,32 @@ def run(out: Path, steps: int, work: Path) -> None:
         client.job_progress.disconnect(maybe_grab)
         if not shot:
             raise RuntimeError("the adaptation ended before a screenshot with its preview grid was taken")
+
+        adapt.tabs.setCurrentIndex(2)  # few-shot: four photo / clay pairs dropped on the Pairs tab
+        photos, clays = work / "pair-photos", work / "pair-clay"
+        photos.mkdir()
+        clays.mkdir()
+        for seed in (100, 101, 102, 103):
+            demo_render(photos / f"{seed}-photo.png", seed, "photo", 256)
+            demo_render(clays / f"{seed}-clay.png", seed, "clay", 256)
+        drop(adapt.pairs.sources, [photos])
+        drop(adapt.pairs.targets, [clays])
+        adapt.name.setText("clay-pairs")
+        adapt.steps.setValue(steps)
+        shot.clear()
+
+        def maybe_grab_pairs(p) -> None:
+            if (not shot and p.name.startswith("Adapt") and p.total == steps and p.step >= int(0.5 * steps)
+                    and adapt.preview.image() is not None):
+                shot.append(True)
+                save(win, out / "main-window-pairs.png")
+
+        client.job_progress.connect(maybe_grab_pairs)
+        adapt.start()
+        wait_until(lambda: not adapt.is_running(), 600, "the paired adaptation")
+        client.job_progress.disconnect(maybe_grab_pairs)
+        if not shot:
+            raise RuntimeError("the paired adaptation ended before its screenshot was taken")
 
         folder = work / "holiday-photos"
         folder.mkdir()

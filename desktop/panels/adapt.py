@@ -1,4 +1,5 @@
-"""Adapt panel: reference image(s) or a text pair, preset and parameterisation, Start/Cancel, live progress.
+"""Adapt panel: reference image(s), a text pair or source/target pairs (:mod:`desktop.panels.pairs`), preset
+and parameterisation, Start/Cancel, live progress.
 
 The panel builds an :class:`AdaptRequest` and emits ``startRequested(request)``; with a runner
 (:mod:`desktop.panels.jobs`, the studio's worker client) and a model it also runs
@@ -33,13 +34,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.panels.jobs import JobRunner, context_generator
+from desktop.panels.pairs import IMAGE_FILTER, PairsEditor, read_images
 from desktop.widgets.drops import PathDropTarget
 from desktop.widgets.eta import format_duration
 from desktop.widgets.image_view import ImageView
 from desktop.widgets.loss_curve import LossCurve
 from desktop.widgets.message_bar import MessageBar
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 PARAM_TEXT = {"affine": "Affine (style layers)", "affinelight": "AffineLight (low-rank)",
               "stylespace": "StyleSpace direction", "full": "Full (comparison only)"}
 LOSS_TEXT = {"": "Automatic", "jojo": "JoJo (one image, no CLIP)", "paired": "Paired (source/target pairs)",
@@ -58,7 +59,7 @@ def _engine_choices() -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
 class AdaptRequest:
     """Settings of one adaptation run (``loss``/``preset`` empty = the engine chooses)."""
 
-    references: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # paired: the targets
     text: tuple[str, str] | None = None
     param: str = "affine"
     loss: str = ""
@@ -70,9 +71,14 @@ class AdaptRequest:
     preview_every: int = 10
     aligned: bool = True  # references are aligned face crops (no face detection)
     invert_steps: int = 50
+    sources: list[str] = field(default_factory=list)  # few-shot: one source photo per reference, in order
 
     def problem(self) -> str:
         """Why the request cannot start ("" when it can)."""
+        if self.sources and len(self.sources) != len(self.references):
+            return f"One target per source: {len(self.sources)} sources but {len(self.references)} targets"
+        if self.sources and self.loss not in ("", "paired"):
+            return "Source/target pairs train with the Paired loss: choose Automatic or Paired"
         if self.text is None and not self.references:
             return "Drop a reference image, or type a source and a target text"
         if self.text is not None and not (self.text[0].strip() and self.text[1].strip()):
@@ -89,7 +95,8 @@ def adapt_job(request: AdaptRequest, model_path: str, clip: list[str] | None = N
         from engine.adaptation import adapt
 
         loaded = context_generator(ctx, model_path)
-        result = adapt(loaded, list(request.references), text=request.text, param=request.param,
+        result = adapt(loaded, list(request.references), sources=list(request.sources), text=request.text,
+                       param=request.param,
                        loss=request.loss or None, preset=request.preset or None,
                        steps=request.steps or None, seed=request.seed, clip=list(clip or []),
                        preview_every=request.preview_every, name=request.name, aligned=request.aligned,
@@ -163,8 +170,14 @@ class AdaptPanel(PathDropTarget, QWidget):
         tl = QFormLayout(text_tab)
         tl.addRow("From", self.source_text)
         tl.addRow("To", self.target_text)
+        self.pairs = PairsEditor()
+        self.pairs.error.connect(lambda text: self.message.show_message(text, "error"))
+        self.pairs.changed.connect(self._pairs_changed)
         self.tabs.addTab(image_tab, "Reference image")
         self.tabs.addTab(text_tab, "Text")
+        self.tabs.addTab(self.pairs, "Pairs")
+        self.tabs.setTabToolTip(2, "Few-shot: photos and the same faces in the new look (trains with the Paired "
+                                   "loss)")
 
         self.param = QComboBox(self)
         self.param.setObjectName("adaptParam")
@@ -267,20 +280,9 @@ class AdaptPanel(PathDropTarget, QWidget):
 
     def set_references(self, paths: list[str | Path]) -> bool:
         """Use these images as references; a non-image gives a message and changes nothing."""
-        files = [Path(p) for p in paths]
-        bad = [p for p in files if p.is_dir() or p.suffix.lower() not in IMAGE_SUFFIXES or not p.is_file()]
-        if not files or bad:
-            names = ", ".join(p.name for p in bad) or "nothing"
-            self.message.show_message(f"Not a reference image: {names} (use PNG, JPEG, WebP, BMP or TIFF)", "error")
-            return False
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(files[0]) as im:
-                im.load()
-                first = im.convert("RGB")
-        except (OSError, UnidentifiedImageError) as exc:
-            self.message.show_message(f"{files[0]}: cannot read this image ({exc})", "error")
+        files, first, problem = read_images(paths, folders=False)
+        if problem:
+            self.message.show_message(problem, "error")
             return False
         self._references = [str(p) for p in files]
         self.reference_view.set_image(first)
@@ -292,27 +294,38 @@ class AdaptPanel(PathDropTarget, QWidget):
         self.message.hide()
         return True
 
+    def _pairs_changed(self) -> None:
+        targets = self.pairs.targets.files()
+        if targets and not self.name.text():
+            self.name.setText(_slug(Path(targets[0]).stem))
+        if self.message.isVisible() and self.message.level == "error":
+            self.message.hide()
+
     def request(self) -> AdaptRequest:
-        text_mode = self.tabs.currentIndex() == 1
-        text = (self.source_text.text(), self.target_text.text()) if text_mode else None
-        name = self.name.text().strip() or (_slug(text[1]) if text else
-                                            _slug(Path(self._references[0]).stem) if self._references else "domain")
+        mode = self.tabs.currentIndex()  # 0 reference image(s), 1 text, 2 pairs
+        text = (self.source_text.text(), self.target_text.text()) if mode == 1 else None
+        refs = {0: list(self._references), 1: [], 2: self.pairs.targets.files()}[mode]
+        sources = self.pairs.sources.files() if mode == 2 else []
+        name = self.name.text().strip() or (_slug(text[1]) if text else _slug(Path(refs[0]).stem) if refs
+                                            else "domain")
         param = self.param.currentData()
         out = ""
         if self.output_dir is not None:
             suffix = "direction" if param == "stylespace" else "delta"
             out = str(self.output_dir / f"{_slug(name)}-{param}-{suffix}.safetensors")
-        return AdaptRequest([] if text_mode else list(self._references), text, param, self.loss.currentData(),
-                            self.preset.currentData(), self.steps.value(), 0, name, out,
-                            aligned=self.aligned.isChecked())
+        return AdaptRequest(refs, text, param, self.loss.currentData(), self.preset.currentData(), self.steps.value(),
+                            0, name, out, aligned=self.aligned.isChecked(), sources=sources)
 
     def _ask_references(self) -> None:
-        names, _ = QFileDialog.getOpenFileNames(self, "Reference images", "",
-                                                "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)")
+        names, _ = QFileDialog.getOpenFileNames(self, "Reference images", "", IMAGE_FILTER)
         if names:
             self.set_references(names)
 
     def paths_dropped(self, paths: list[Path]) -> None:
+        if self.tabs.currentIndex() == 2:  # a drop beside the two boxes: which list was meant is unclear
+            self.message.show_message("Drop the photos on Sources and the same faces in the new look on Targets",
+                                      "warning")
+            return
         self.set_references(paths)
 
     # ---- running -----------------------------------------------------------------------------------
@@ -323,7 +336,7 @@ class AdaptPanel(PathDropTarget, QWidget):
     def start(self) -> AdaptRequest | None:
         """Validate, emit ``startRequested`` and (with a runner and a model) submit the job."""
         req = self.request()
-        problem = req.problem()
+        problem = (self.pairs.problem() if self.tabs.currentIndex() == 2 else "") or req.problem()
         if not problem and self.runner is not None and not self.model_path:
             problem = "Open a model first"
         if problem:
