@@ -164,3 +164,24 @@ def test_recorded_path_becomes_a_morph_request(qtbot):
     assert len(frames) == 5
     assert frames[0] == {"a": 1.0, "b": 0.0} and frames[-1] == {"a": 0.0, "b": 1.0}
     assert frames[2]["a"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("size", [(300, 300), (460, 300), (200, 420)])
+def test_anchor_labels_stay_inside_the_pad_and_long_names_are_elided(pad, size):
+    from PySide6.QtGui import QFontMetrics
+
+    pad.resize(*size)
+    long_keys = [("clay", "clay-seed0-distilled"), ("pop", "pop_art-seed0-distilled-from-a-long-reference-name"),
+                 ("s", "sketch"), ("w", "woodcut-seed3-a-very-long-domain-name")]
+    pad.set_anchors(long_keys)
+    pad.set_puck(0.9, 0.5)
+    area = pad._area()
+    labels = pad.anchor_labels(QFontMetrics(pad.font()))
+    assert len(labels) == 4
+    fm = QFontMetrics(pad.font())
+    for (text, box), (key, name) in zip(labels, long_keys, strict=True):
+        assert area.left() <= box.left() and box.right() <= area.right(), (text, box, area)
+        full = f"{name}  {100 * pad.weights()[key]:.0f}%"
+        assert (text == full) == (fm.horizontalAdvance(full) <= area.width() - 8), (text, full)
+    assert any("…" in text for text, _ in labels)
+    pad.grab()  # paints with the same geometry

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from engine.domains.blendpad import BlendPad
@@ -51,6 +51,13 @@ def default_positions(n: int) -> list[Point]:
         return [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]
     return [(0.5 + 0.5 * math.cos(2 * math.pi * i / n - math.pi / 2),
              0.5 + 0.5 * math.sin(2 * math.pi * i / n - math.pi / 2)) for i in range(n)]
+
+
+def anchor_label(fm: QFontMetrics, name: str, weight: float, width: float) -> str:
+    """"name  NN%", the name elided in the middle so that the whole label fits ``width`` pixels."""
+    percent = f"  {100 * weight:.0f}%"
+    room = max(0, int(width - fm.horizontalAdvance(percent)))
+    return fm.elidedText(name, Qt.TextElideMode.ElideMiddle, room) + percent
 
 
 def _clamp01(v: float) -> float:
@@ -197,6 +204,19 @@ class BlendPadWidget(QWidget):
     def to_pad(self, q: QPointF) -> Point:
         r = self._area()
         return (_clamp01((q.x() - r.left()) / r.width()), _clamp01((q.y() - r.top()) / r.height()))
+
+    def anchor_labels(self, fm: QFontMetrics) -> list[tuple[str, QRectF]]:
+        """Each anchor's "name  NN%" and where it is drawn: beside the anchor, inside the pad's frame."""
+        area, labels = self._area(), []
+        for a in self._anchors:
+            c = self.to_widget(a.pos)
+            text = anchor_label(fm, a.label, self._weights.get(a.key, 0.0), area.width() - 8)
+            tw = fm.horizontalAdvance(text)
+            tx = min(max(c.x() - tw / 2, area.left() + 4), area.right() - tw - 4)
+            below = c.y() <= area.top() + area.height() / 2
+            top = c.y() + ANCHOR_RADIUS + 2 if below else c.y() - ANCHOR_RADIUS - 4 - fm.height()
+            labels.append((text, QRectF(tx, top, tw, fm.height())))
+        return labels
 
     def _anchor_at(self, q: QPointF) -> int | None:
         best, best_d = None, ANCHOR_RADIUS + 3
@@ -351,14 +371,9 @@ class BlendPadWidget(QWidget):
             p.setPen(QColor("white"))
             p.drawText(QRectF(c.x() - ANCHOR_RADIUS, c.y() - ANCHOR_RADIUS, 2 * ANCHOR_RADIUS, 2 * ANCHOR_RADIUS),
                        Qt.AlignmentFlag.AlignCenter, str(i + 1) if i < 9 else "")
-            text = f"{a.label}  {100 * self._weights.get(a.key, 0.0):.0f}%"
-            fm = p.fontMetrics()
-            tw = fm.horizontalAdvance(text)
-            tx = min(max(c.x() - tw / 2, 2.0), self.width() - tw - 2.0)
-            below = c.y() <= area.top() + area.height() / 2
-            ty = c.y() + ANCHOR_RADIUS + fm.ascent() + 2 if below else c.y() - ANCHOR_RADIUS - 4
-            p.setPen(pal.text().color())
-            p.drawText(QPointF(tx, ty), text)
+        p.setPen(pal.text().color())
+        for text, box in self.anchor_labels(p.fontMetrics()):
+            p.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextDontClip, text)
         p.setPen(QPen(pal.highlight().color() if self.hasFocus() else pal.text().color(), 2))
         p.setBrush(QColor("white"))
         p.drawEllipse(puck, PUCK_RADIUS, PUCK_RADIUS)
